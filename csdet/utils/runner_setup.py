@@ -1,0 +1,89 @@
+"""Config preparation shared by tools/train.py and tools/test.py.
+
+mmengine's Runner does the training, evaluation, checkpointing and DDP; the
+tools only turn command-line arguments into config fields and check inputs
+early, so that a missing dataset or checkpoint is reported with the fix
+instead of a traceback from deep inside a data loader.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+
+
+class UserInputError(RuntimeError):
+    """Bad command-line input or missing files; the message says the fix."""
+
+
+def load_config(config_path: str, cfg_options: dict | None = None,
+                work_dir: str | None = None, launcher: str = 'none') -> Config:
+    """Load a config, apply overrides and pick the work dir and DDP backend."""
+    if not osp.isfile(config_path):
+        raise UserInputError(f'config file not found: {config_path}')
+    cfg = Config.fromfile(config_path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+    # NCCL needs GPUs; gloo runs DDP on CPU-only machines.
+    if not torch.cuda.is_available():
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    return cfg
+
+
+def resolve_checkpoint(path: str) -> str:
+    """Accept a .pth file or a work dir's ``last_checkpoint`` pointer file."""
+    candidate = Path(path)
+    if candidate.is_dir():
+        candidate = candidate / 'last_checkpoint'
+    if candidate.name == 'last_checkpoint' and candidate.is_file():
+        candidate = Path(candidate.read_text().strip())
+    if not candidate.is_file():
+        raise UserInputError(
+            f'checkpoint not found: {path}. Give a .pth file, a work dir, or '
+            'its last_checkpoint file (train first with tools/train.py).')
+    return str(candidate)
+
+
+def check_dataset_files(cfg: Config, splits=('train', 'val', 'test')) -> None:
+    """Fail early, with the fix, when a split's annotation file is missing."""
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader:
+            continue
+        dataset = loader['dataset']
+        while 'dataset' in dataset:  # wrappers such as MultiImageMixDataset
+            dataset = dataset['dataset']
+        ann_file = dataset.get('ann_file')
+        if not ann_file:
+            continue
+        full = osp.join(dataset.get('data_root') or '', ann_file)
+        if not osp.isfile(full):
+            raise UserInputError(
+                f'{split} annotation file not found: {full}. Prepare NEU-DET '
+                'with: python tools/dataset_converters/neu_det.py --src '
+                '../shared/datasets/NEU-DET --out data/NEU-DET (or set '
+                'data_root with --cfg-options).')
+
+
+def check_load_from(cfg: Config) -> None:
+    load_from = cfg.get('load_from')
+    if load_from and not osp.isfile(load_from):
+        raise UserInputError(
+            f'load_from checkpoint not found: {load_from}. csdet never '
+            'downloads weights: point load_from at a local file or set '
+            'load_from=None.')
+
+
+def local_rank_env(local_rank: int) -> None:
+    """torch.distributed launchers pass --local-rank; mmengine reads env."""
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))
