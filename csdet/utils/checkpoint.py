@@ -7,6 +7,11 @@ hub, numpy arrays and scalars inside it). Turning the safety off would let a
 checkpoint file execute arbitrary code; instead the few classes mmengine
 checkpoints really contain are allow-listed here. Anything else (for
 example an ``os.system`` reduce in a crafted file) is still refused.
+
+``getattr`` is on the list because ``HistoryBuffer.__getstate__`` pickles its
+statistics methods as ``getattr(HistoryBuffer, 'mean')``. That is safe under
+the weights-only unpickler: it only *calls* allow-listed functions (REDUCE),
+so an attribute fetched with ``getattr`` can be stored but never invoked.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ def checkpoint_safe_globals() -> list:
         if isinstance(cls, type) and issubclass(cls, np.dtype)
     ]
     return [
+        getattr,
         HistoryBuffer,
         np.ndarray,
         np.dtype,
