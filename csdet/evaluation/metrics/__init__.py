@@ -1,0 +1,9 @@
+"""Cost-sensitive detection metrics (registered in mmdet's METRICS)."""
+from .bayes_relabel_metric import BayesRelabelMetric
+from .cost_metric import CostMetric
+from .decision_cost_metric import DecisionCostMetric
+from .f1_metric import F1Metric
+
+__all__ = [
+    'CostMetric', 'F1Metric', 'DecisionCostMetric', 'BayesRelabelMetric'
+]

@@ -1,0 +1,232 @@
+"""DecisionCostMetric: the cost of a detector's final decisions."""
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+from mmdet.registry import METRICS
+
+from csdet.cost.decision import confusion_cost, extend_cost_matrix
+from .base import CostSensitiveDetMetric, above_threshold
+from .matching import greedy_match
+
+BACKGROUND = 'background'
+
+
+def background_as_negative_costs(class_names: Sequence[str],
+                                 cost_spec: dict,
+                                 cost_matrix: np.ndarray) -> tuple:
+    """Missed / false-alarm costs that treat background as one more
+    *negative* class of the paper's rule (Eq. 8).
+
+    A missed defect of class t is "t predicted as background": lambda_PN if
+    t is positive, lambda_NN if not. A false alarm of class k is
+    "background predicted as k": lambda_NP if k is positive, lambda_NN if
+    not. Scaled by the same factor as the object matrix (``normalize`` only
+    ever divides by one number).
+    """
+    from csdet.cost.matrix import PAPER_GROUPS, build_cost_matrix
+
+    positive = cost_spec['positive_classes']
+    positive = [positive] if isinstance(positive, str) else list(positive)
+    coefficients = cost_spec.get('coefficients')
+    if coefficients is None:
+        coefficients = PAPER_GROUPS[str(cost_spec.get('group') or
+                                        'a').lower()]
+    lambda_np, lambda_pn, lambda_nn, _ = (float(v) for v in coefficients)
+    raw = build_cost_matrix(
+        list(class_names), positive, coefficients, normalize='none',
+        allow_degenerate=True)
+    scale = cost_matrix.sum() / raw.sum() if raw.sum() > 0 else 1.0
+    is_positive = np.array([name in positive for name in class_names])
+    missed = np.where(is_positive, lambda_pn, lambda_nn) * scale
+    false_alarm = np.where(is_positive, lambda_np, lambda_nn) * scale
+    return missed, false_alarm
+
+
+@METRICS.register_module()
+class DecisionCostMetric(CostSensitiveDetMetric):
+    """Confusion matrix and total cost of the decisions at a threshold.
+
+    Beyond the paper (whose Eq. 16 only scores matched detections): what the
+    deployed detector decides, misses and false alarms included, priced by
+    an (N+1) x (N+1) cost matrix with a background class at index N.
+
+    - Decisions: per image the detections with ``score >= score_thr``
+      (default 0.25), each with its label (the Bayes minimum-risk label when
+      ``bayes_relabel``; the score is kept).
+    - Matching: greedy by descending score, IoU >= ``iou_thr``,
+      **class-agnostic**, one detection per ground truth (see
+      :mod:`csdet.evaluation.metrics.matching`); a matched pair (true t,
+      label k) adds 1 to ``M[t, k]`` (k != t is a misclassification), an
+      unmatched ground truth to ``M[t, N]`` (missed defect), an unmatched
+      detection (including a duplicate) to ``M[N, k]`` (false alarm);
+      detections covering an ignored ground truth are dropped.
+    - Cost matrix E: ``E[:N, :N]`` = the object cost matrix C (same spec as
+      the loss), ``E[t, N]`` = ``missed_cost``, ``E[N, k]`` =
+      ``false_alarm_cost``, ``E[N, N]`` = 0. Defaults (None): with the
+      class-based spec (``positive_classes``), background is one more
+      negative class of the paper's rule: missing a positive class costs
+      lambda_PN, a negative one lambda_NN; a false alarm of a positive
+      class costs lambda_NP, of a negative one lambda_NN (normalised like
+      C). With an explicit ``cost_matrix``: a miss of class t costs the row
+      maximum ``max_k C[t, k]``, a false alarm of class k the column maximum
+      ``max_t C[t, k]``.
+    - Total cost = ``sum_{t,k} M[t, k] * E[t, k]``.
+
+    Reported (prefix ``decision``): ``total_cost``, ``cost_per_image``,
+    ``misclassification_cost``, ``missed_cost``, ``false_alarm_cost``,
+    ``num_correct``, ``num_misclassified``, ``num_missed``,
+    ``num_false_alarms`` (and with ``bayes_relabel``, ``num_relabelled``:
+    decisions whose Bayes label differs from the model's).
+    Files: ``decision_metric.json`` (metrics, M, E, settings),
+    ``decision_confusion.json`` (M and the cost-weighted M with class
+    names) and ``decision_confusion.png`` (heatmap) in the output dir.
+
+    Args:
+        score_thr: operating threshold.
+        iou_thr: minimum IoU of a match.
+        missed_cost: None (default above), a number, or N per-class costs.
+        false_alarm_cost: None (default above), a number, or N per-class
+            costs.
+        save_plot: write the PNG heatmap.
+        **kwargs: see :class:`CostSensitiveDetMetric`.
+    """
+    default_prefix: Optional[str] = 'decision'
+
+    def __init__(self,
+                 score_thr: float = 0.25,
+                 iou_thr: float = 0.5,
+                 missed_cost: Optional[Union[float, Sequence[float]]] = None,
+                 false_alarm_cost: Optional[Union[float,
+                                                  Sequence[float]]] = None,
+                 save_plot: bool = True,
+                 **kwargs) -> None:
+        super().__init__(iou_thr=iou_thr, **kwargs)
+        self.score_thr = float(score_thr)
+        self.missed_cost = missed_cost
+        self.false_alarm_cost = false_alarm_cost
+        self.save_plot = save_plot
+
+    def extended_cost_matrix(self) -> np.ndarray:
+        """E, the (N+1) x (N+1) cost matrix with background last."""
+        missed, false_alarm = self.missed_cost, self.false_alarm_cost
+        if (self.cost_spec['cost_matrix'] is None
+                and self.cost_spec['positive_classes'] is not None):
+            auto_missed, auto_false_alarm = background_as_negative_costs(
+                self.class_names, self.cost_spec, self.cost_matrix)
+            missed = auto_missed if missed is None else missed
+            false_alarm = (auto_false_alarm
+                           if false_alarm is None else false_alarm)
+        return extend_cost_matrix(self.cost_matrix, missed, false_alarm)
+
+    def confusion_matrix(self, results: List[Dict[str, Any]]) -> tuple:
+        """(M, number of relabelled detections) over all images."""
+        num_classes = len(self.class_names)
+        confusion = np.zeros((num_classes + 1, num_classes + 1),
+                             dtype=np.int64)
+        num_relabelled = 0
+        for record in results:
+            labels = self.decision_labels(record)
+            keep = above_threshold(record['scores'], self.score_thr)
+            num_relabelled += int((labels != record['labels'])[keep].sum())
+            labels = labels[keep]
+            assignment = greedy_match(record['scores'][keep],
+                                      record['bboxes'][keep],
+                                      record['gt_bboxes'], self.iou_thr,
+                                      record['ignored_bboxes'])
+            matched = assignment >= 0
+            np.add.at(confusion,
+                      (record['gt_labels'][assignment[matched]],
+                       labels[matched]), 1)
+            np.add.at(confusion, (num_classes, labels[assignment == -1]), 1)
+            gt_missed = np.ones(len(record['gt_labels']), dtype=bool)
+            gt_missed[assignment[matched]] = False
+            np.add.at(confusion, (record['gt_labels'][gt_missed],
+                                  num_classes), 1)
+        return confusion, num_relabelled
+
+    def compute_metrics(self, results: List[Dict[str, Any]]) -> Dict[str,
+                                                                      float]:
+        class_names = self.class_names
+        num_classes = len(class_names)
+        extended = self.extended_cost_matrix()
+        confusion, num_relabelled = self.confusion_matrix(results)
+        weighted = confusion * extended
+        objects = slice(0, num_classes)
+        total = confusion_cost(confusion, extended)
+        metrics = dict(
+            total_cost=total,
+            cost_per_image=total / len(results) if results else float('nan'),
+            misclassification_cost=float(weighted[objects, objects].sum()),
+            missed_cost=float(weighted[objects, num_classes].sum()),
+            false_alarm_cost=float(weighted[num_classes, objects].sum()),
+            num_correct=int(np.trace(confusion[objects, objects])),
+            num_misclassified=int(confusion[objects, objects].sum() -
+                                  np.trace(confusion[objects, objects])),
+            num_missed=int(confusion[objects, num_classes].sum()),
+            num_false_alarms=int(confusion[num_classes, objects].sum()))
+        if self.bayes_relabel:
+            metrics['num_relabelled'] = num_relabelled
+        names = list(class_names) + [BACKGROUND]
+        settings = dict(
+            score_thr=self.score_thr,
+            iou_thr=self.iou_thr,
+            bayes_relabel=self.bayes_relabel,
+            matching='greedy by descending score, class-agnostic, one '
+            'detection per ground truth',
+            cost_spec=self.cost_spec)
+        self.dump_json(
+            dict(
+                metrics=metrics,
+                classes=names,
+                confusion_matrix=confusion,
+                extended_cost_matrix=extended,
+                num_images=len(results),
+                settings=settings), 'decision_metric.json')
+        self.dump_json(
+            dict(
+                rows='true class',
+                columns='predicted class',
+                classes=names,
+                counts=confusion,
+                cost_weighted=weighted), 'decision_confusion.json')
+        output_dir = self.resolve_output_dir()
+        if self.save_plot and output_dir is not None:
+            plot_confusion_matrix(
+                confusion, weighted, names,
+                osp.join(output_dir, 'decision_confusion.png'),
+                title=f'decisions at score >= {self.score_thr:g}, total cost '
+                f'{total:.4g} (cell: count, then cost)')
+        return metrics
+
+
+def plot_confusion_matrix(confusion: np.ndarray, weighted: np.ndarray,
+                          names: Sequence[str], path: str,
+                          title: str) -> None:
+    """Heatmap of the cost-weighted confusion matrix, annotated with counts
+    (and costs), rows = true, columns = predicted (Agg backend, no
+    display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    size = 1.2 + 0.8 * len(names)
+    figure = Figure(figsize=(size + 1.5, size))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(weighted, cmap='Reds')
+    figure.colorbar(image, ax=axes, label='cost (count x unit cost)')
+    axes.set_xticks(range(len(names)), names, rotation=45, ha='right')
+    axes.set_yticks(range(len(names)), names)
+    axes.set_xlabel('predicted class')
+    axes.set_ylabel('true class')
+    axes.set_title(title, fontsize=9)
+    peak = weighted.max() if weighted.max() > 0 else 1.0
+    for row in range(len(names)):
+        for column in range(len(names)):
+            color = 'white' if weighted[row, column] > 0.6 * peak else 'black'
+            axes.text(column, row,
+                      f'{confusion[row, column]}\n'
+                      f'{weighted[row, column]:.3g}',
+                      ha='center', va='center', fontsize=7, color=color)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)

@@ -1,0 +1,1 @@
+from .yolov5_cspdarknet import YOLOv5CSPDarknet  # noqa: F401

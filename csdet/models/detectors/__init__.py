@@ -1,0 +1,1 @@
+from .yolov5 import YOLOv5  # noqa: F401

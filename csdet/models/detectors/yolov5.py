@@ -1,0 +1,82 @@
+"""YOLOv5 detector: mmdet's single-stage pipeline, registered by name."""
+import copy
+from typing import Optional
+
+from mmdet.models.detectors.single_stage import SingleStageDetector
+from mmdet.registry import MODELS
+
+
+def _apply_scale(component: dict, name: str, key: str, value: Optional[float],
+                 component_name: str) -> dict:
+    """Set ``component[key] = value`` unless it already holds another value."""
+    if value is None:
+        return component
+    current = component.get(key)
+    if current is not None and current != value:
+        raise ValueError(
+            f'YOLOv5: {name}={value} given on the detector but '
+            f'{component_name}.{key}={current}; set it in one place (the '
+            'detector-level value is meant for all components)')
+    component[key] = value
+    return component
+
+
+@MODELS.register_module()
+class YOLOv5(SingleStageDetector):
+    """YOLOv5 (Ultralytics v7.0) = backbone -> neck -> head.
+
+    mmdet's ``SingleStageDetector`` flow, unchanged (same arguments:
+    ``backbone``, ``neck``, ``bbox_head``, ``train_cfg``, ``test_cfg``,
+    ``data_preprocessor``, ``init_cfg``; ``train_cfg`` / ``test_cfg`` are
+    handed to the head, see :class:`csdet.models.dense_heads.YOLOv5Head`).
+    The usual components are ``YOLOv5CSPDarknet``, ``YOLOv5PAFPN`` and
+    ``YOLOv5Head``.
+
+    Extra args:
+        deepen_factor (float, optional): depth multiple d, copied into
+            ``backbone`` and ``neck`` (n/s 0.33, m 0.67, l 1.0, x 1.33).
+        widen_factor (float, optional): width multiple w, copied into
+            ``backbone``, ``neck`` and ``bbox_head`` (n 0.25, s 0.5, m 0.75,
+            l 1.0, x 1.25).
+        Setting them here makes a model size a one-line config override
+        (``model = dict(deepen_factor=0.67, widen_factor=0.75)``); a
+        component that sets a different value itself is an error.
+
+    Shapes: inputs (N, 3, H, W), H and W multiples of 32, RGB in [0, 1] after
+    the data preprocessor; ``predict`` returns DetDataSamples whose
+    ``pred_instances`` hold ``bboxes``, ``scores``, ``labels`` and
+    ``cls_probs`` (num_dets, num_classes).
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 bbox_head: dict,
+                 deepen_factor: Optional[float] = None,
+                 widen_factor: Optional[float] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        backbone, neck, bbox_head = (copy.deepcopy(backbone),
+                                     copy.deepcopy(neck),
+                                     copy.deepcopy(bbox_head))
+        for component, component_name in ((backbone, 'backbone'),
+                                          (neck, 'neck')):
+            _apply_scale(component, 'deepen_factor', 'deepen_factor',
+                         deepen_factor, component_name)
+        for component, component_name in ((backbone, 'backbone'),
+                                          (neck, 'neck'),
+                                          (bbox_head, 'bbox_head')):
+            _apply_scale(component, 'widen_factor', 'widen_factor',
+                         widen_factor, component_name)
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            bbox_head=bbox_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self.deepen_factor = deepen_factor
+        self.widen_factor = widen_factor

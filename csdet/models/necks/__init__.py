@@ -1,0 +1,1 @@
+from .yolov5_pafpn import YOLOv5PAFPN  # noqa: F401
