@@ -1,0 +1,3 @@
+from .cost_sensitive_loss import CostSensitiveLoss
+
+__all__ = ['CostSensitiveLoss']
