@@ -18,8 +18,8 @@ from mmengine.runner import Runner
 
 import csdet  # noqa: F401  (registers modules and checkpoint safe globals)
 from csdet.utils.runner_setup import (UserInputError, check_dataset_files,
-                                      load_config, local_rank_env,
-                                      resolve_checkpoint)
+                                      init_cpu_distributed, load_config,
+                                      local_rank_env, resolve_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,6 +74,7 @@ def main() -> int:
     except UserInputError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    init_cpu_distributed(cfg)
     runner = (RUNNERS.build(cfg) if 'runner_type' in cfg
               else Runner.from_cfg(cfg))
     metrics = runner.test()

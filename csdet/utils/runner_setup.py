@@ -84,6 +84,37 @@ def check_load_from(cfg: Config) -> None:
             'load_from=None.')
 
 
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start a gloo process group for DDP on machines without a GPU.
+
+    mmengine 0.10.7's ``init_dist('pytorch')`` calls ``torch.cuda.set_device``
+    unconditionally, which raises on CPU-only machines. When there is no GPU
+    we initialise the process group ourselves (from the torchrun/slurm
+    environment variables); the Runner then sees an initialised group and
+    skips its own ``init_dist``. The Runner also passes
+    ``device_ids=[LOCAL_RANK]`` to DDP, which CPU modules refuse, so the DDP
+    wrapper is configured with ``device_ids=None``. With GPUs nothing changes.
+    """
+    if cfg.launcher == 'none' or torch.cuda.is_available():
+        return
+    import torch.distributed as dist
+    if dist.is_initialized():
+        return
+    if cfg.launcher == 'slurm':
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
+        os.environ.setdefault('MASTER_PORT', '29500')
+        if 'MASTER_ADDR' not in os.environ:
+            raise UserInputError('set MASTER_ADDR for CPU slurm training')
+    dist.init_process_group(backend='gloo')
+    if cfg.get('model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
 def local_rank_env(local_rank: int) -> None:
     """torch.distributed launchers pass --local-rank; mmengine reads env."""
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
