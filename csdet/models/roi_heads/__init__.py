@@ -1,0 +1,1 @@
+from .cs_bbox_head import CSShared2FCBBoxHead  # noqa: F401
