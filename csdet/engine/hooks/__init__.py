@@ -1,0 +1,3 @@
+from .autoanchor_hook import YOLOv5AutoAnchorHook  # noqa: F401
+from .yolov5_ema_hook import YOLOv5EMAHook  # noqa: F401
+from .yolov5_param_scheduler_hook import YOLOv5ParamSchedulerHook  # noqa: F401

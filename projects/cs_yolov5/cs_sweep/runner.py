@@ -1,0 +1,406 @@
+"""Execution: each Run is tools/train.py + tools/test.py subprocesses.
+
+Layout of one run (``<sweep dir>/runs/<run name>/``)::
+
+    cmd.sh               every command of the run, to repeat it by hand
+    commands.json        the same commands (merged across experiments)
+    status.json          running | done | failed (+ error and log tail)
+    train_spec.json      config + training options (checked on reuse)
+    train/               tools/train.py --work-dir (checkpoints,
+                         last_checkpoint, <timestamp>/vis_data/...)
+    train.log            stdout + stderr of every training attempt
+    train_done.json      marker: training finished (+ wall time)
+    eval/<name>/         tools/test.py --work-dir (test_metrics.json)
+    eval/<name>/eval_done.json   marker: evaluation finished (+ metrics)
+    eval_<name>.log
+
+Resume and idempotence: a training with ``train_done.json`` is not
+repeated; one without it restarts with ``--resume`` when a
+``last_checkpoint`` exists (mmengine continues from it); an evaluation with
+``eval_done.json`` is not repeated. A run directory is locked (``flock``)
+while a process works on it, and the lock is inherited by the tool
+subprocess, so a second sweep (another experiment sharing the run, or a
+restart while an orphaned training still runs) skips it as ``busy``.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Queue
+from typing import Callable, Dict, List, Optional, Sequence
+
+from .experiments import REPO_ROOT, Evaluation, Plan, Run, options_to_args
+
+LOG_TAIL_LINES = 25
+
+
+@dataclass
+class ToolCommands:
+    """How to call the library's tools; tests inject fake scripts here."""
+    train: List[str] = field(default_factory=lambda: [
+        sys.executable, str(REPO_ROOT / 'tools' / 'train.py')])
+    test: List[str] = field(default_factory=lambda: [
+        sys.executable, str(REPO_ROOT / 'tools' / 'test.py')])
+    cwd: Path = REPO_ROOT
+
+    @classmethod
+    def from_strings(cls, train: Optional[str],
+                     test: Optional[str]) -> 'ToolCommands':
+        commands = cls()
+        if train:
+            commands.train = shlex.split(train)
+        if test:
+            commands.test = shlex.split(test)
+        return commands
+
+
+@dataclass
+class RunStatus:
+    run_id: int
+    name: str
+    status: str  # done | failed | busy
+    message: str = ''
+    log_tail: str = ''
+    seconds: float = 0.0
+
+
+def run_dir(sweep_dir: Path, run: Run) -> Path:
+    return Path(sweep_dir) / 'runs' / run.name
+
+
+def eval_dir(sweep_dir: Path, run: Run, evaluation: Evaluation) -> Path:
+    return run_dir(sweep_dir, run) / 'eval' / evaluation.name
+
+
+def read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write atomically, so a kill never leaves half a marker file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp')
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, path)
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = Path(path).read_text(errors='replace')
+    except OSError:
+        return ''
+    return '\n'.join(text.rstrip().splitlines()[-lines:])
+
+
+def is_complete(sweep_dir: Path, run: Run) -> bool:
+    """Training and every planned evaluation are finished."""
+    base = run_dir(sweep_dir, run)
+    return (base / 'train_done.json').is_file() and all(
+        (eval_dir(sweep_dir, run, e) / 'eval_done.json').is_file()
+        for e in run.evaluations)
+
+
+class RunFailed(RuntimeError):
+
+    def __init__(self, message: str, log_path: Optional[Path] = None):
+        super().__init__(message)
+        self.log_path = log_path
+
+
+class RunExecutor:
+    """Executes one Run inside its directory (see the module docstring)."""
+
+    def __init__(self, sweep_dir: Path, commands: ToolCommands):
+        self.sweep_dir = Path(sweep_dir)
+        self.commands = commands
+
+    # commands -----------------------------------------------------------
+    def train_command(self, run: Run, resume: bool = False) -> List[str]:
+        command = [*self.commands.train, run.config, '--work-dir',
+                   str(run_dir(self.sweep_dir, run) / 'train')]
+        if resume:
+            command.append('--resume')
+        return command + ['--cfg-options',
+                          *options_to_args(run.train_options)]
+
+    def test_command(self, run: Run, evaluation: Evaluation) -> List[str]:
+        command = [*self.commands.test, run.config,
+                   str(run_dir(self.sweep_dir, run) / 'train'),
+                   '--work-dir', str(eval_dir(self.sweep_dir, run,
+                                              evaluation))]
+        if evaluation.options:
+            command += ['--cfg-options', *options_to_args(evaluation.options)]
+        return command
+
+    def write_commands(self, run: Run) -> None:
+        """commands.json (merged with earlier experiments' evaluations of a
+        shared run) and cmd.sh rendered from it."""
+        base = run_dir(self.sweep_dir, run)
+        stored = read_json(base / 'commands.json') or {}
+        evals = dict(stored.get('evaluations', {}))
+        for evaluation in run.evaluations:
+            evals[evaluation.name] = self.test_command(run, evaluation)
+        payload = dict(train=self.train_command(run), evaluations=evals)
+        write_json(base / 'commands.json', payload)
+        lines = [
+            '#!/usr/bin/env bash',
+            f'# Run {run.name} ({run.model}, seed {run.seed}), written by '
+            'projects/cs_yolov5/sweep.py.',
+            '# Repeats the run by hand. A killed training continues with '
+            '--resume added to the train line.',
+            'set -euo pipefail',
+            f'cd {shlex.quote(str(self.commands.cwd))}',
+            '', '# train', shlex.join(payload['train'])
+        ]
+        for name, command in sorted(evals.items()):
+            lines += ['', f'# evaluate: {name}', shlex.join(command)]
+        script = base / 'cmd.sh'
+        script.write_text('\n'.join(lines) + '\n')
+        script.chmod(0o755)
+
+    # execution ----------------------------------------------------------
+    def call(self, command: List[str], log_path: Path, env: Dict[str, str],
+             lock_fd: int) -> tuple:
+        with open(log_path, 'a') as log:
+            log.write(f'\n=== {time.strftime("%Y-%m-%d %H:%M:%S")} $ '
+                      f'{shlex.join(command)}\n')
+            log.flush()
+            start = time.monotonic()
+            # the child inherits the lock: an orphaned training keeps its
+            # run directory locked even if this sweep is killed
+            completed = subprocess.run(
+                command, cwd=self.commands.cwd, env=env, stdout=log,
+                stderr=subprocess.STDOUT, pass_fds=(lock_fd, ))
+            seconds = time.monotonic() - start
+            log.write(f'=== exit code {completed.returncode} after '
+                      f'{seconds:.1f} s\n')
+        return completed.returncode, seconds
+
+    @staticmethod
+    def describe_exit(what: str, returncode: int) -> str:
+        if returncode < 0:
+            return f'{what} was killed by signal {-returncode}'
+        return f'{what} exited with code {returncode}'
+
+    def check_spec(self, path: Path, spec: dict, what: str) -> None:
+        """Refuse to reuse a directory made with different options."""
+        stored = read_json(path)
+        if stored is None:
+            write_json(path, spec)
+        elif stored != json.loads(json.dumps(spec)):
+            raise RunFailed(
+                f'{path.parent} holds a {what} made with different options '
+                f'({path.name} differs from this plan). Use another '
+                '--work-dir, or delete that directory to redo it.')
+
+    def train(self, run: Run, env: Dict[str, str], lock_fd: int) -> None:
+        base = run_dir(self.sweep_dir, run)
+        if (base / 'train_done.json').is_file():
+            return
+        self.check_spec(
+            base / 'train_spec.json',
+            dict(config=run.config, options=options_to_args(
+                run.train_options)), 'training')
+        progress = read_json(base / 'train_progress.json') or {'attempts': []}
+        resume = (base / 'train' / 'last_checkpoint').is_file()
+        log_path = base / 'train.log'
+        returncode, seconds = self.call(
+            self.train_command(run, resume), log_path, env, lock_fd)
+        progress['attempts'].append(
+            dict(resumed=resume, returncode=returncode, seconds=seconds))
+        write_json(base / 'train_progress.json', progress)
+        if returncode != 0:
+            raise RunFailed(self.describe_exit('training', returncode),
+                            log_path)
+        if not (base / 'train' / 'last_checkpoint').is_file():
+            raise RunFailed('training exited 0 but wrote no last_checkpoint '
+                            f'in {base / "train"}', log_path)
+        write_json(
+            base / 'train_done.json',
+            dict(seconds=sum(a['seconds'] for a in progress['attempts']),
+                 attempts=progress['attempts']))
+
+    def evaluate(self, run: Run, evaluation: Evaluation, env: Dict[str, str],
+                 lock_fd: int) -> None:
+        folder = eval_dir(self.sweep_dir, run, evaluation)
+        if (folder / 'eval_done.json').is_file():
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        self.check_spec(
+            folder / 'eval_spec.json',
+            dict(config=run.config,
+                 options=options_to_args(evaluation.options)), 'evaluation')
+        log_path = run_dir(self.sweep_dir, run) / f'eval_{evaluation.name}.log'
+        metrics_path = folder / 'test_metrics.json'
+        metrics_path.unlink(missing_ok=True)  # never read a stale one
+        returncode, seconds = self.call(
+            self.test_command(run, evaluation), log_path, env, lock_fd)
+        if returncode != 0:
+            raise RunFailed(
+                self.describe_exit(f'evaluation {evaluation.name}',
+                                   returncode), log_path)
+        metrics = read_json(metrics_path)
+        if metrics is None:
+            raise RunFailed(f'evaluation {evaluation.name} exited 0 but '
+                            f'{metrics_path} is missing or not JSON',
+                            log_path)
+        write_json(folder / 'eval_done.json',
+                   dict(metrics=metrics, seconds=seconds))
+
+    def execute(self, run: Run, env: Dict[str, str]) -> RunStatus:
+        base = run_dir(self.sweep_dir, run)
+        base.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        with open(base / '.lock', 'w') as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return RunStatus(run.run_id, run.name, 'busy',
+                                 'another process holds this run directory')
+            self.write_commands(run)
+            write_json(base / 'status.json',
+                       dict(status='running', pid=os.getpid(),
+                            started=time.time()))
+            try:
+                self.train(run, env, lock.fileno())
+                for evaluation in run.evaluations:
+                    self.evaluate(run, evaluation, env, lock.fileno())
+            except Exception as error:  # noqa: BLE001 (isolate the run)
+                log_path = getattr(error, 'log_path', None)
+                tail = (log_tail(log_path) if log_path else
+                        traceback.format_exc(limit=5))
+                status = RunStatus(run.run_id, run.name, 'failed',
+                                   str(error), tail,
+                                   time.monotonic() - start)
+                write_json(base / 'status.json',
+                           dict(status='failed', error=str(error),
+                                log=str(log_path) if log_path else None,
+                                log_tail=tail))
+                return status
+            write_json(base / 'status.json', dict(status='done'))
+            return RunStatus(run.run_id, run.name, 'done',
+                             seconds=time.monotonic() - start)
+
+
+# ---------------------------------------------------------------------------
+# parallel sweep
+def detect_gpus() -> List[str]:
+    """GPU ids for the workers: CUDA_VISIBLE_DEVICES, else nvidia-smi
+    (torch is not imported: the sweep itself stays light)."""
+    visible = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if visible is not None:
+        return [gpu for gpu in visible.split(',') if gpu.strip()]
+    try:
+        listing = subprocess.run(['nvidia-smi', '-L'], capture_output=True,
+                                 text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(index) for index, line in
+            enumerate(listing.stdout.splitlines()) if line.startswith('GPU')]
+
+
+def worker_env(slot: int, workers: int, gpus: Sequence[str]) -> Dict[str, str]:
+    """Environment of worker ``slot``: its GPU, or its share of the CPU
+    threads when there is no GPU (unless the user set them)."""
+    env = dict(os.environ)
+    if gpus:
+        env['CUDA_VISIBLE_DEVICES'] = gpus[slot % len(gpus)]
+    elif workers > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+            env.setdefault(name, threads)
+    return env
+
+
+def run_sweep(plan: Plan,
+              sweep_dir: Path,
+              commands: Optional[ToolCommands] = None,
+              workers: int = 1,
+              gpus: Optional[Sequence[str]] = None,
+              run_ids: Optional[Sequence[int]] = None,
+              progress: bool = True,
+              on_status: Optional[Callable[[RunStatus], None]] = None
+              ) -> List[RunStatus]:
+    """Run the plan's unfinished runs on ``workers`` parallel workers.
+
+    ``gpus``: ids handed out round-robin to the worker slots as
+    CUDA_VISIBLE_DEVICES; None = keep the environment as it is (a Slurm
+    task). Finished runs are reported as done without running anything.
+    A failed run is reported and the others continue.
+    """
+    from tqdm import tqdm
+
+    sweep_dir = Path(sweep_dir)
+    commands = commands or ToolCommands()
+    executor = RunExecutor(sweep_dir, commands)
+    runs = plan.runs
+    if run_ids is not None:
+        unknown = [i for i in run_ids if not 0 <= i < len(plan.runs)]
+        if unknown:
+            raise ValueError(f'run ids {unknown} outside 0..'
+                             f'{len(plan.runs) - 1}')
+        runs = [plan.runs[i] for i in run_ids]
+    statuses: Dict[int, RunStatus] = {}
+    pending = []
+    for run in runs:
+        if is_complete(sweep_dir, run):
+            statuses[run.run_id] = RunStatus(run.run_id, run.name, 'done',
+                                             'already finished')
+        else:
+            pending.append(run)
+    workers = max(1, min(workers, len(pending) or 1))
+    slots: Queue = Queue()
+    for slot in range(workers):
+        slots.put(slot)
+    lock = threading.Lock()
+    bar = tqdm(total=len(runs), initial=len(runs) - len(pending),
+               desc=plan.experiment, unit='run', disable=not progress,
+               dynamic_ncols=True)
+
+    def work(run: Run) -> RunStatus:
+        slot = slots.get()
+        if progress:
+            bar.write(f'start [{run.run_id}] {run.name} (log: '
+                      f'{run_dir(sweep_dir, run)}/*.log)')
+        try:
+            env = (dict(os.environ) if gpus is None else
+                   worker_env(slot, workers, gpus))
+            return executor.execute(run, env)
+        except Exception as error:  # noqa: BLE001
+            return RunStatus(run.run_id, run.name, 'failed', str(error),
+                             traceback.format_exc(limit=5))
+        finally:
+            slots.put(slot)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(work, run): run for run in pending}
+        for future in as_completed(futures):
+            status = future.result()
+            with lock:
+                statuses[status.run_id] = status
+                failed = sum(s.status == 'failed' for s in statuses.values())
+                bar.set_postfix(failed=failed, refresh=False)
+                bar.update(1)
+                if progress:
+                    bar.write(f'{status.status} [{status.run_id}] '
+                              f'{status.name}'
+                              + (f': {status.message}'
+                                 if status.status != 'done' else ''))
+                if on_status:
+                    on_status(status)
+    bar.close()
+    return [statuses[run.run_id] for run in runs]
