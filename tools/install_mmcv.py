@@ -164,10 +164,9 @@ def verify_ops() -> None:
     result = subprocess.run([sys.executable, '-c', code],
                             capture_output=True, text=True)
     if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ['no output'])[-1]
         raise InstallError(
-            'mmcv is installed but its compiled ops do not run:\n'
-            + result.stderr.strip().splitlines()[-1] if result.stderr
-            else 'no output')
+            f'mmcv is installed but its compiled ops do not run:\n{last_line}')
     print('[install_mmcv] ' + result.stdout.strip())
 
 

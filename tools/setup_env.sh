@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create or update the project's virtual environment (.venv in the repo).
 #   bash tools/setup_env.sh          # idempotent; a no-op when up to date
-# Order matters: torch first, then the mmcv source build against that torch
-# (tools/install_mmcv.py, cached under ~/.cache/csdet), then mmengine/mmdet.
+# Order matters: torch first, then mmengine/mmdet and the rest, then the mmcv
+# source build against that torch
+# (tools/install_mmcv.py, cached under ~/.cache/csdet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -17,8 +18,10 @@ echo "[setup_env] setting up $VENV with $PYTHON ($($PYTHON --version))"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
 $PIP install -r requirements/torch.txt -r requirements/build.txt
-"$VENV/bin/python" tools/install_mmcv.py
+# mmcv is installed without its dependencies; these bring them (opencv,
+# addict, mmengine, ...) before its ops are verified.
 $PIP install -r requirements/runtime.txt -r requirements/tests.txt
+"$VENV/bin/python" tools/install_mmcv.py
 $PIP install --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c "import csdet, mmdet, mmcv, torch; print('[setup_env] ok: csdet', csdet.__version__, 'mmdet', mmdet.__version__, 'mmcv', mmcv.__version__, 'torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"
 echo "$want" > "$STAMP"
