@@ -13,52 +13,14 @@ running statistics (momentum 0.03) still lag weights that move this fast
 (train-mode losses were already low); 250 leaves a margin.
 """
 import copy
-import json
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 import csdet  # noqa: F401  (registers the YOLOv5 modules)
-
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
-# Two images of each of four classes; their boxes cover all six classes
-# except where a file holds only its own class.
-IMAGES = ('crazing_1', 'crazing_2', 'inclusion_1', 'inclusion_2',
-          'patches_1', 'pitted_surface_1', 'rolled-in_scale_1',
-          'scratches_1')
-
-
-def write_coco_subset(neu_root: Path, names, out_file: Path) -> int:
-    """Convert a few NEU-DET VOC files to a COCO json; returns #boxes.
-
-    VOC corners are 1-based pixel indices: x1 = xmin - 1, x2 = xmax.
-    """
-    images, annotations = [], []
-    for image_id, name in enumerate(names):
-        root = ET.parse(neu_root / 'ANNOTATIONS' / f'{name}.xml').getroot()
-        size = root.find('size')
-        images.append(dict(id=image_id, file_name=f'{name}.jpg',
-                           width=int(size.find('width').text),
-                           height=int(size.find('height').text)))
-        for obj in root.iter('object'):
-            box = obj.find('bndbox')
-            x1, y1, x2, y2 = (float(box.find(k).text)
-                              for k in ('xmin', 'ymin', 'xmax', 'ymax'))
-            x1, y1 = x1 - 1, y1 - 1
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=image_id,
-                category_id=NEU_CLASSES.index(obj.find('name').text),
-                bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1),
-                iscrowd=0))
-    categories = [dict(id=i, name=n) for i, n in enumerate(NEU_CLASSES)]
-    out_file.write_text(json.dumps(dict(images=images,
-                                        annotations=annotations,
-                                        categories=categories)))
-    return len(annotations)
+from neu_subset import EIGHT_IMAGES, NEU_CLASSES, write_coco_subset
 
 
 def overfit_config(repo_root: Path, neu_root: Path, work_dir: Path,
@@ -111,16 +73,17 @@ def overfit_config(repo_root: Path, neu_root: Path, work_dir: Path,
             clip_grad=dict(max_norm=10.0),
             constructor='YOLOv5OptimizerConstructor',
             paramwise_cfg=dict(batch_size_per_gpu=8, nominal_batch_size=8)),
-        param_scheduler=[],
+        param_scheduler=None,
         default_hooks=dict(
             timer=dict(type='IterTimerHook'),
             logger=dict(type='LoggerHook', interval=50),
-            param_scheduler=dict(type='YOLOv5ParamSchedulerHook',
-                                 lr_schedule='linear', warmup_epochs=0,
-                                 warmup_min_iters=10),
             checkpoint=dict(type='CheckpointHook', interval=-1,
                             save_last=False)),
-        custom_hooks=[dict(type='YOLOv5AutoAnchorHook', generations=300)],
+        custom_hooks=[
+            dict(type='YOLOv5ParamSchedulerHook', lr_schedule='linear',
+                 warmup_epochs=0, warmup_min_iters=10),
+            dict(type='YOLOv5AutoAnchorHook', generations=300),
+        ],
         log_level='WARNING'))
     return cfg
 
@@ -128,7 +91,7 @@ def overfit_config(repo_root: Path, neu_root: Path, work_dir: Path,
 def test_yolov5s_overfits_eight_neu_images(repo_root, neu_det_root,
                                             tmp_path):
     ann_file = tmp_path / 'eight.json'
-    num_boxes = write_coco_subset(neu_det_root, IMAGES, ann_file)
+    num_boxes = write_coco_subset(neu_det_root, EIGHT_IMAGES, ann_file)
     assert num_boxes >= 8
     cfg = overfit_config(repo_root, neu_det_root, tmp_path / 'work',
                          ann_file, max_epochs=250)

@@ -173,10 +173,16 @@ def test_plan_weight_ratios_are_exact(config_dir):
         0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
     cs = [r for r in plan.runs if r.cost_sensitive]
     key = 'model.bbox_head.loss_cls.cost_weight'
-    # cost_weight = r * loss_weight (0.5 in the config), exactly
-    assert [r.train_options[key] for r in cs] == [
+    # cost_weight = r * loss_weight (0.5 in the config), exactly; the
+    # fixture config's own r = 1 (cost_weight 0.5) sets nothing and is named
+    # like the default run, so risk-groups' group a training serves it
+    assert [r.train_options.get(key) for r in cs] == [
+        0.0, 0.125, 0.25, 0.375, None, 0.625, 0.75]
+    assert [r.cost_weight for r in cs] == [
         0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75]
-    assert [r.cost_weight for r in cs] == [r.train_options[key] for r in cs]
+    assert [r.weight_ratio for r in cs] == [s.weight_ratio
+                                            for s in plan.settings]
+    assert cs[4].name == 'yolov5-cs-ga-p1235-seed0'
     assert all(r.train_options['model.bbox_head.loss_cls.group'] == 'a'
                for r in cs)
     # rendered for the command line and parsed back by mmengine's DictAction
@@ -271,6 +277,10 @@ def test_runs_shared_between_experiments(config_dir):
                   if r.cost_sensitive and r.batch_size == 230)
     assert cs_a.name == cs_230.name
     assert cs_a.train_options == cs_230.train_options
+    # weight-ratio's r = 1 is the fixture config's own ratio: same training
+    cs_default = next(r for r in ratio.runs if r.weight_ratio == 1.0)
+    assert cs_default.name == cs_a.name
+    assert cs_default.train_options == cs_a.train_options
 
 
 def test_plan_errors_name_the_fix(config_dir, tmp_path):

@@ -490,8 +490,11 @@ class Planner:
         tags = [setting.cost.tag(classes)]
         loss_weight = loss.get('loss_weight', 1.0)
         cost_weight = loss.get('cost_weight', 1.0)
-        if setting.weight_ratio is not None:
-            # r = lambda_cost / lambda_cls (paper Sec. 3.6)
+        # r = lambda_cost / lambda_cls (paper Sec. 3.6). The config's own
+        # ratio adds no option and no tag, so it shares the default run
+        # (e.g. weight-ratio r = 0.75 is risk-groups' group a training).
+        if (setting.weight_ratio is not None
+                and setting.weight_ratio * loss_weight != cost_weight):
             cost_weight = setting.weight_ratio * loss_weight
             options[f'{detector.loss_key}.cost_weight'] = cost_weight
             tags.append(f'r{setting.weight_ratio:g}')

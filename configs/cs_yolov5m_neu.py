@@ -1,0 +1,4 @@
+# CS-YOLOv5m variant of configs/cs_yolov5_neu.py (depth 0.67, width 0.75).
+_base_ = './cs_yolov5_neu.py'
+
+model = dict(deepen_factor=0.67, widen_factor=0.75)
