@@ -2,8 +2,9 @@
 # replaced by the cost-sensitive loss (method.md section 2, paper Eq. 12-14).
 _base_ = './yolov5_neu.py'
 
-# Cost matrix: the paper's group a (200:20:2:1), positive classes patches,
-# pitted_surface, inclusion, scratches, divided by its largest entry.
+# Cost matrix: configs/_base_/cost_neu.py's (the paper's group a, 200:20:2:1;
+# positive classes patches, pitted_surface, inclusion, scratches; divided
+# by its largest entry), the one the evaluators score with.
 # loss_weight 0.5: YOLOv5's cls gain (lambda_cls).
 # cost_weight 0.375: r = lambda_cost / lambda_cls = 0.75, the best NEU-DET
 #   mAP in the paper's Table 4 (and 0.5 * 0.75 = 0.375 is the paper's
@@ -22,11 +23,9 @@ model = dict(
             type='CostSensitiveLoss',
             use_sigmoid=True,
             classes={{_base_.classes}},
-            positive_classes=[
-                'patches', 'pitted_surface', 'inclusion', 'scratches'
-            ],
-            group='a',
-            normalize='max',
+            positive_classes={{_base_.positive_classes}},
+            group={{_base_.cost_group}},
+            normalize={{_base_.cost_normalize}},
             reduction='mean',
             loss_weight=0.5,
             cost_weight=0.375,

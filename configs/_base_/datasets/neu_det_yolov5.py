@@ -1,5 +1,7 @@
-# NEU-DET with the YOLOv5 (Ultralytics v7.0) data pipeline at 192 px and
-# the paper's evaluators. Dataset, split and paths come from neu_det.py.
+# NEU-DET with the YOLOv5 (Ultralytics v7.0) data pipeline at 192 px.
+# Dataset, split and paths come from neu_det.py; the cost settings and the
+# evaluators (CocoMetric + CostMetric + F1Metric + DecisionCostMetric) from
+# ../cost_neu.py, shared with the SSD and Faster R-CNN configs.
 #
 # Training: Mosaic (4 images on a 384 x 384 canvas, grey 114) -> random
 # perspective (scale U(0.5, 1.5), translate 0.1, centred, cropped to
@@ -9,7 +11,7 @@
 # interpolation), letterboxed to the rectangular batch shape
 # ceil(192 / 32 + 0.5) * 32 = 224 (16 px of grey per side); the head undoes
 # it with pad_param / scale_factor.
-_base_ = './neu_det.py'
+_base_ = '../cost_neu.py'  # which inherits ./neu_det.py
 
 img_size = 192
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
@@ -60,24 +62,3 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-# The paper's cost spec: group a (200:20:2:1), positive (gallery) classes
-# patches, pitted_surface, inclusion, scratches; classes come from the
-# dataset's metainfo. Metrics run on the 300-image test split.
-cost_spec = dict(
-    positive_classes=['patches', 'pitted_surface', 'inclusion', 'scratches'],
-    group='a',
-    normalize='max')
-val_evaluator = [
-    # neu_det.py's CocoMetric (bbox, classwise) on the test annotations.
-    {{_base_.val_evaluator}},
-    # Eq. 16 over all detections matched to ground truth (class-agnostic,
-    # IoU >= 0.5), full class-probability vectors.
-    dict(type='CostMetric', score_thr=0.0, iou_thr=0.5, **cost_spec),
-    # Macro F1 at the deployment threshold 0.25.
-    dict(type='F1Metric', score_thr=0.25, iou_thr=0.5, **cost_spec),
-    # Cost of the decisions at 0.25, misses and false alarms included.
-    dict(type='DecisionCostMetric', score_thr=0.25, iou_thr=0.5,
-         **cost_spec),
-]
-test_evaluator = val_evaluator
