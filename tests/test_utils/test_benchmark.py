@@ -1,0 +1,77 @@
+"""csdet.utils.benchmark on a tiny YOLOv5n (64 px, batch 2): keys and sane
+values only, no timing thresholds (the machine is shared)."""
+import math
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+
+import csdet  # noqa: F401  (registers csdet modules)
+from csdet.utils.benchmark import (Timing, benchmark_model, count_parameters,
+                                   summarize, synthetic_batch, time_calls)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Two threads on the shared 2-core machine made the first training
+    step take ~20 s (measured); one thread keeps these tests to seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='module')
+def tiny_model(repo_root):
+    cfg = Config.fromfile(repo_root / 'configs/_base_/models/yolov5n.py')
+    cfg.model.bbox_head.update(num_classes=2, imgsz=64)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def assert_sane(timing: Timing) -> None:
+    values = (timing.q1, timing.median, timing.q3)
+    assert all(math.isfinite(v) and v > 0 for v in values)
+    assert timing.q1 <= timing.median <= timing.q3
+
+
+def test_benchmark_model_times_every_measurement(tiny_model):
+    timings = benchmark_model(tiny_model, batch_size=2, img_size=64,
+                              num_classes=2, iters=2, warmup=1)
+    assert set(timings) == {'train_step', 'infer_one', 'infer_batch'}
+    for timing in timings.values():
+        assert_sane(timing)
+
+
+def test_benchmark_model_skips_what_is_not_asked(tiny_model):
+    timings = benchmark_model(tiny_model, batch_size=2, img_size=64,
+                              num_classes=2, iters=1, warmup=0, train=False,
+                              batch_inference=False)
+    assert set(timings) == {'infer_one'}
+    assert_sane(timings['infer_one'])
+
+
+def test_synthetic_batch_shapes_and_determinism():
+    batch = synthetic_batch(3, 32, num_classes=4)
+    shapes = [tuple(image.shape) for image in batch['inputs']]
+    assert shapes == [(3, 32, 32)] * 3
+    boxes = batch['data_samples'][0].gt_instances.bboxes
+    assert boxes.shape == (3, 4) and (boxes[:, 2:] > boxes[:, :2]).all()
+    assert (boxes <= 32).all()
+    again = synthetic_batch(3, 32, num_classes=4)
+    assert torch.equal(again['inputs'][2], batch['inputs'][2])
+
+
+def test_helpers():
+    assert summarize([2.0]) == Timing(2.0, 2.0, 2.0)
+    assert summarize([1.0, 9.0]) == Timing(5.0, 1.0, 9.0)
+    assert summarize([1.0, 2.0, 3.0]).median == 2.0
+    calls = []
+    assert len(time_calls(lambda: calls.append(1), iters=3, warmup=2)) == 3
+    assert len(calls) == 5
+    with pytest.raises(ValueError):
+        time_calls(lambda: None, iters=0, warmup=0)
+    linear = torch.nn.Linear(3, 2)
+    assert count_parameters(linear) == 3 * 2 + 2

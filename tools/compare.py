@@ -1,0 +1,335 @@
+"""Train, test and time several configs; print and save one comparison table.
+
+    python tools/compare.py configs/yolov5_neu_quick.py \
+        configs/cs_yolov5_neu_quick.py --work-dir work_dirs/compare \
+        [--runs cs_yolov5_neu_quick=work_dirs/demo]
+
+Each CONFIG works in <work-dir>/<CONFIG stem>/ (compare_train.log and
+compare_test.log hold the tools' output); ``--runs CONFIG=PATH`` names an
+existing work dir or .pth to use instead. Re-running redoes nothing: a
+training is skipped when its dir has a last_checkpoint or .pth (so an
+interrupted training counts as done: finish it with tools/train.py
+--resume), a test when test_metrics.json is newer than the checkpoint. A
+failing config is reported in its row, the others go on, and the exit code
+is 1. "train img/s" comes from the training log when there is one (median
+of batch_size / iteration time in */vis_data/scalars.json; data loading
+included; per process under DDP), else from csdet.utils.benchmark (model
+compute only), which also times inference (batch 1, initial weights).
+Writes <work-dir>/<out-name>.md and .csv and prints the markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import json
+import logging
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
+from mmdet.registry import MODELS
+from tqdm import tqdm
+
+import csdet  # noqa: F401  (registers csdet modules)
+from csdet.utils.benchmark import benchmark_model, count_parameters
+from csdet.utils.runner_setup import UserInputError, load_config
+
+TOOLS = Path(__file__).resolve().parent
+METRIC_KEYS = {  # column -> key in test_metrics.json (see csdet metrics)
+    'mAP50': 'coco/bbox_mAP_50',
+    'mAP': 'coco/bbox_mAP',
+    'F1': 'f1/f1',  # macro F1 at the evaluator's score_thr (0.25)
+    'cost x1e3': 'cost/cost_x1e3',  # paper Eq. 16, the README's unit
+    'decision cost/img': 'decision/cost_per_image',
+}
+COLUMNS = ['config', 'detector', 'CS', 'params (M)', *METRIC_KEYS,
+           'train img/s', 'train img/s source', 'infer ms/img', 'status']
+DIGITS = {'params (M)': 2, 'mAP50': 3, 'mAP': 3, 'F1': 3, 'cost x1e3': 2,
+          'decision cost/img': 3, 'train img/s': 1, 'infer ms/img': 1}
+DETECTOR_NAMES = {'YOLOv5': 'YOLOv5', 'FasterRCNN': 'Faster R-CNN'}
+
+
+@dataclass
+class Job:
+    config: str
+    stem: str
+    out_dir: Path  # test work dir, logs
+    run_path: Path  # train work dir, or a given checkpoint file
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='+', metavar='CONFIG')
+    parser.add_argument('--work-dir', default='work_dirs/compare')
+    parser.add_argument('--runs', nargs='+', default=[], metavar='CONFIG=PATH',
+                        help='existing work dir or .pth of a config (CONFIG: '
+                        'its path or stem)')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='k=v overrides, passed to train, test and the '
+                        'model built for params and speed')
+    parser.add_argument('--skip-train', action='store_true',
+                        help='never train; configs without a checkpoint fail')
+    parser.add_argument('--no-bench', action='store_true',
+                        help='no speed measurement (log figures still used)')
+    parser.add_argument('--bench-iters', type=int, default=10)
+    parser.add_argument('--out-name', default='table')
+    parser.add_argument('--train-cmd', default=shlex.join(
+        [sys.executable, str(TOOLS / 'train.py')]))
+    parser.add_argument('--test-cmd', default=shlex.join(
+        [sys.executable, str(TOOLS / 'test.py')]))
+    return parser.parse_args(argv)
+
+
+def plan_jobs(configs: list[str], runs: list[str], work_dir: Path) -> list:
+    """One Job per config; refuse missing files and ambiguous names early."""
+    stems = [Path(config).stem for config in configs]
+    for config in configs:
+        if not Path(config).is_file():
+            raise UserInputError(f'config file not found: {config}. Check '
+                                 'the path (configs/ lists the shipped ones).')
+    if len(set(stems)) < len(stems):
+        raise UserInputError('two configs share a file name; their work dirs '
+                             f'would collide: {stems}')
+    given = {}
+    for item in runs:
+        key, sep, path = item.partition('=')
+        matches = [s for c, s in zip(configs, stems) if key in (c, s)]
+        if not sep or not matches:
+            raise UserInputError(f'--runs {item}: expected CONFIG=PATH with '
+                                 f'CONFIG one of the configs or stems {stems}')
+        if not Path(path).exists():
+            raise UserInputError(f'--runs {item}: {path} does not exist. Give '
+                                 'an existing work dir or .pth file, or drop '
+                                 'the entry to train into the compare dir.')
+        given[matches[0]] = Path(path)
+    return [Job(config, stem, work_dir / stem,
+                given.get(stem, work_dir / stem))
+            for config, stem in zip(configs, stems)]
+
+
+def find_checkpoint(path: Path) -> Path | None:
+    """The .pth itself, a dir's last_checkpoint target, or its newest .pth."""
+    if path.is_file():
+        return path
+    pointer = path / 'last_checkpoint'
+    if pointer.is_file():
+        target = Path(pointer.read_text().strip())
+        # mmengine writes the path as given to the trainer, maybe relative
+        for candidate in (target, path / target.name):
+            if candidate.is_file():
+                return candidate
+    checkpoints = sorted(path.glob('*.pth'), key=lambda p: p.stat().st_mtime)
+    return checkpoints[-1] if checkpoints else None
+
+
+def run_logged(command: list[str], log_path: Path) -> str | None:
+    """Run a tool with its output in log_path; None or the failure."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, 'a') as log:
+        log.write(f'\n=== {datetime.datetime.now():%Y-%m-%d %H:%M:%S} $ '
+                  f'{shlex.join(command)}\n')
+        log.flush()
+        code = subprocess.run(command, stdout=log,
+                              stderr=subprocess.STDOUT).returncode
+    return None if code == 0 else f'exit code {code}, log: {log_path}'
+
+
+def train_and_test(job: Job, args: argparse.Namespace,
+                   progress: tqdm) -> tuple[dict, str | None]:
+    """Test metrics of a job (training / testing only what is missing)."""
+    options = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+    checkpoint = find_checkpoint(job.run_path)
+    if checkpoint is None and args.skip_train:
+        return {}, f'no checkpoint in {job.run_path} (--skip-train)'
+    if checkpoint is None:
+        progress.set_postfix_str(f'{job.stem}: training')
+        failure = run_logged(
+            [*shlex.split(args.train_cmd), job.config, '--work-dir',
+             str(job.run_path), *options], job.out_dir / 'compare_train.log')
+        checkpoint = find_checkpoint(job.run_path)
+        if failure or checkpoint is None:
+            return {}, f'train failed: {failure or "no checkpoint written"}'
+    metrics_file = job.out_dir / 'test_metrics.json'
+    if not (metrics_file.is_file() and
+            metrics_file.stat().st_mtime > checkpoint.stat().st_mtime):
+        progress.set_postfix_str(f'{job.stem}: testing')
+        metrics_file.unlink(missing_ok=True)  # never report stale metrics
+        failure = run_logged(
+            [*shlex.split(args.test_cmd), job.config, str(checkpoint),
+             '--work-dir', str(job.out_dir), *options],
+            job.out_dir / 'compare_test.log')
+        if failure or not metrics_file.is_file():
+            return {}, f'test failed: {failure or "no test_metrics.json"}'
+    return json.loads(metrics_file.read_text()), None
+
+
+def detector_name(cfg: Config) -> str:
+    model_type = cfg.model['type'].split('.')[-1]
+    head_type = str(cfg.model.get('bbox_head', {}).get('type', ''))
+    if 'SSD' in head_type:  # mmdet's SSD is a SingleStageDetector
+        anchors = cfg.model['bbox_head'].get('anchor_generator', {})
+        return f"SSD{anchors.get('input_size', '')}"
+    return DETECTOR_NAMES.get(model_type, model_type)
+
+
+def is_cost_sensitive(node) -> bool:
+    """True if a CostSensitiveLoss sits anywhere in a (model) config."""
+    if isinstance(node, dict):
+        if str(node.get('type', '')).split('.')[-1] == 'CostSensitiveLoss':
+            return True
+        node = list(node.values())
+    return isinstance(node, (list, tuple)) and any(map(is_cost_sensitive,
+                                                       node))
+
+
+def input_size(cfg: Config) -> int:
+    """Side of the test images: the scale of the test pipeline's resize."""
+    dataset = cfg.test_dataloader['dataset']
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset['dataset']
+    for step in dataset.get('pipeline', []):
+        scale = step.get('scale')
+        if step['type'] in ('Resize', 'LetterBox') and scale is not None:
+            return max(scale) if isinstance(scale, (list, tuple)) else scale
+    raise ValueError('no Resize/LetterBox scale in the test pipeline')
+
+
+def logged_images_per_s(train_dir: Path, batch_size: int) -> float | None:
+    """Median of batch_size / iteration time over the training logs."""
+    rates = []
+    for scalars in train_dir.glob('*/vis_data/scalars.json'):
+        for line in scalars.read_text().splitlines():
+            record = json.loads(line) if line.strip() else {}
+            if 'loss' in record and record.get('time'):  # train iterations
+                rates.append(batch_size / record['time'])
+    return statistics.median(rates) if rates else None
+
+
+def describe(job: Job, args: argparse.Namespace, metrics: dict,
+             failure: str | None) -> dict:
+    """The table row of one job (model facts, test metrics, speed)."""
+    cfg = load_config(job.config, parse_cfg_options(args.cfg_options))
+    model = MODELS.build(cfg.model)
+    batch_size = cfg.train_dataloader['batch_size']
+    run_dir = job.run_path if job.run_path.is_dir() else job.run_path.parent
+    train_rate = logged_images_per_s(run_dir, batch_size)
+    row = {'config': job.config, 'detector': detector_name(cfg),
+           'CS': is_cost_sensitive(cfg.model),
+           'params (M)': count_parameters(model) / 1e6,
+           'train img/s': train_rate,
+           'train img/s source': None if train_rate is None else 'log',
+           'status': failure or 'ok'}
+    for column, key in METRIC_KEYS.items():
+        row[column] = metrics.get(key)
+    if args.no_bench or failure:
+        return row
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    init_weights_quietly(model.to(device))
+    timings = benchmark_model(
+        model, batch_size, input_size(cfg), len(cfg.get('classes', ())) or 6,
+        iters=args.bench_iters, warmup=2, device=device,
+        train=train_rate is None, batch_inference=False)
+    row['infer ms/img'] = timings['infer_one'].median * 1e3
+    if train_rate is None:
+        row['train img/s'] = batch_size / timings['train_step'].median
+        row['train img/s source'] = 'bench'
+    return row
+
+
+def init_weights_quietly(model: torch.nn.Module) -> None:
+    """init_weights logs every parameter at INFO, burying the progress bar."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+
+
+def parse_cfg_options(items: list[str]) -> dict:
+    """k=v strings as mmengine's --cfg-options would parse them."""
+    for item in items:
+        if '=' not in item:
+            raise UserInputError(f'--cfg-options {item}: expected key=value')
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--options', nargs='+', action=DictAction)
+    return parser.parse_args(['--options', *items]).options if items else {}
+
+
+def shown(column: str, value) -> str:
+    if value is None:
+        return '-'
+    if isinstance(value, float) and column in DIGITS:
+        return f'{value:.{DIGITS[column]}f}'
+    return str(value).replace('|', '\\|')  # a bare | would split the cell
+
+
+def markdown(rows: list[dict], command: str) -> str:
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    lines = [
+        f'{datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs, '
+        f'{torch.get_num_threads()} torch threads, device {device}: '
+        f'`{command}`', '', '| ' + ' | '.join(COLUMNS) + ' |',
+        '|' + '---|' * len(COLUMNS)
+    ]
+    lines += ['| ' + ' | '.join(shown(c, row.get(c)) for c in COLUMNS) + ' |'
+              for row in rows]
+    lines += ['', 'train img/s source: log = median of batch size / iteration'
+              ' time in the training log (data loading included); bench = '
+              'timed training step on a synthetic batch (model compute only).'
+              ' infer ms/img: batch 1, median, NMS included. cost x1e3: paper'
+              ' Eq. 16; F1: macro F1 at the evaluator score threshold.']
+    return '\n'.join(lines) + '\n'
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, 'w', newline='') as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work_dir = Path(args.work_dir)
+    try:
+        jobs = plan_jobs(args.configs, args.runs, work_dir)
+        parse_cfg_options(args.cfg_options)
+    except UserInputError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    rows = []
+    progress = tqdm(jobs, desc='compare', unit='config')
+    for job in progress:
+        metrics, failure = train_and_test(job, args, progress)
+        progress.set_postfix_str(f'{job.stem}: measuring')
+        try:
+            rows.append(describe(job, args, metrics, failure))
+        except Exception as exc:  # a broken config must not stop the others
+            rows.append({'config': job.config, 'status': failure or
+                         f'model/benchmark failed: {type(exc).__name__}: '
+                         f'{exc}'})
+    command = shlex.join(['python', 'tools/compare.py', *(
+        sys.argv[1:] if argv is None else argv)])
+    table = markdown(rows, command)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / f'{args.out_name}.md').write_text(table)
+    write_csv(rows, work_dir / f'{args.out_name}.csv')
+    print(table)
+    failed = [row for row in rows if row['status'] != 'ok']
+    for row in failed:
+        print(f"FAILED {row['config']}: {row['status']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
