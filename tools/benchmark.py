@@ -4,9 +4,11 @@
         [--img-size 192] [--iters 20] [--warmup 3] [--threads N]
 
 Measures model compute only (the data pipeline is timed separately by
-mmengine's data_time in training logs): one batch is loaded from the
-config's train dataloader when its data exists, otherwise a synthetic batch
-of the same shape is made, and then reused for every timed iteration.
+mmengine's data_time in training logs): one synthetic batch of the given
+size (random pixels, one random box per image) is reused for every timed
+iteration, so no dataset is needed. Weights are the config's initial ones:
+inference time then includes NMS over an untrained model's many boxes (an
+upper bound; tools/compare.py times the trained checkpoint).
 Prints the median and the interquartile range over --iters iterations of
 
 - a training step (forward + backward + optimizer step), as images/s;

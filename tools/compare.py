@@ -7,14 +7,15 @@
 Each CONFIG works in <work-dir>/<CONFIG stem>/ (compare_train.log and
 compare_test.log hold the tools' output); ``--runs CONFIG=PATH`` names an
 existing work dir or .pth to use instead. Re-running redoes nothing: a
-training is skipped when its dir has a last_checkpoint or .pth (so an
-interrupted training counts as done: finish it with tools/train.py
---resume), a test when test_metrics.json is newer than the checkpoint. A
+training is skipped when its dir has the final epoch's (iteration's)
+checkpoint, resumed (tools/train.py --resume) when it stopped earlier, and
+a test is skipped when test_metrics.json is newer than the checkpoint. A
 failing config is reported in its row, the others go on, and the exit code
 is 1. "train img/s" comes from the training log when there is one (median
 of batch_size / iteration time in */vis_data/scalars.json; data loading
 included; per process under DDP), else from csdet.utils.benchmark (model
-compute only), which also times inference (batch 1, initial weights).
+compute only), which also times inference (batch 1, the tested checkpoint's
+weights, so NMS sees a trained model's boxes).
 Writes <work-dir>/<out-name>.md and .csv and prints the markdown table.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -35,6 +37,7 @@ from pathlib import Path
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
+from mmengine.runner import load_checkpoint
 from mmdet.registry import MODELS
 from tqdm import tqdm
 
@@ -130,6 +133,20 @@ def find_checkpoint(path: Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
+def training_finished(checkpoint: Path, config: str,
+                      args: argparse.Namespace) -> bool:
+    """False when the checkpoint is mmengine's epoch_N / iter_N with N
+    short of the schedule; any other name counts as a finished model."""
+    match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', checkpoint.name)
+    if match is None:
+        return True
+    train_cfg = load_config(config, parse_cfg_options(
+        args.cfg_options)).train_cfg
+    total = train_cfg.get('max_epochs' if match[1] == 'epoch' else
+                          'max_iters')
+    return total is None or int(match[2]) >= total
+
+
 def run_logged(command: list[str], log_path: Path) -> str | None:
     """Run a tool with its output in log_path; None or the failure."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,11 +166,15 @@ def train_and_test(job: Job, args: argparse.Namespace,
     checkpoint = find_checkpoint(job.run_path)
     if checkpoint is None and args.skip_train:
         return {}, f'no checkpoint in {job.run_path} (--skip-train)'
-    if checkpoint is None:
+    resume = (checkpoint is not None and job.run_path.is_dir()
+              and not args.skip_train
+              and not training_finished(checkpoint, job.config, args))
+    if checkpoint is None or resume:
         progress.set_postfix_str(f'{job.stem}: training')
         failure = run_logged(
             [*shlex.split(args.train_cmd), job.config, '--work-dir',
-             str(job.run_path), *options], job.out_dir / 'compare_train.log')
+             str(job.run_path), *(['--resume'] if resume else []), *options],
+            job.out_dir / 'compare_train.log')
         checkpoint = find_checkpoint(job.run_path)
         if failure or checkpoint is None:
             return {}, f'train failed: {failure or "no checkpoint written"}'
@@ -232,7 +253,13 @@ def describe(job: Job, args: argparse.Namespace, metrics: dict,
     if args.no_bench or failure:
         return row
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    init_weights_quietly(model.to(device))
+    checkpoint = find_checkpoint(job.run_path)
+    if checkpoint is None:
+        init_weights_quietly(model)
+    else:  # trained weights: NMS cost depends on how many boxes survive
+        load_checkpoint(model, str(checkpoint), map_location='cpu',
+                        logger='silent')
+    model.to(device)
     timings = benchmark_model(
         model, batch_size, input_size(cfg), len(cfg.get('classes', ())) or 6,
         iters=args.bench_iters, warmup=2, device=device,
@@ -286,7 +313,8 @@ def markdown(rows: list[dict], command: str) -> str:
     lines += ['', 'train img/s source: log = median of batch size / iteration'
               ' time in the training log (data loading included); bench = '
               'timed training step on a synthetic batch (model compute only).'
-              ' infer ms/img: batch 1, median, NMS included. cost x1e3: paper'
+              ' infer ms/img: batch 1, trained weights, median, NMS included,'
+              ' model compute only. cost x1e3: paper'
               ' Eq. 16; F1: macro F1 at the evaluator score threshold.']
     return '\n'.join(lines) + '\n'
 

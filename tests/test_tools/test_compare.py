@@ -1,7 +1,7 @@
 """tools/compare.py with stand-in train/test tools.
 
 FAKE_TOOL answers in milliseconds with the files the real tools leave
-behind (epoch_1.pth + last_checkpoint + <stamp>/vis_data/scalars.json;
+behind (epoch_20.pth + last_checkpoint + <stamp>/vis_data/scalars.json;
 test_metrics.json with the real metric keys), so the table can be checked
 number by number. The configs are the repo's own (only their model is built,
 for the parameter count); speed is measured only where a test needs it.
@@ -47,8 +47,11 @@ if mode == 'train':
     records.append({'coco/bbox_mAP': 0.1, 'time': 0.01, 'step': 3})  # val
     (log / 'scalars.json').write_text(
         '\\n'.join(json.dumps(r) for r in records) + '\\n')
-    (work_dir / 'epoch_1.pth').write_text('fake')
-    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    # the quick configs' schedule is 20 epochs; FAKE_EPOCHS < 20 leaves an
+    # unfinished training behind
+    last = work_dir / f"epoch_{os.environ.get('FAKE_EPOCHS', '20')}.pth"
+    last.write_text('fake')
+    (work_dir / 'last_checkpoint').write_text(str(last))
 else:
     assert Path(rest[0]).is_file(), rest[0]
     metrics = {'coco/bbox_mAP_50': 0.6 if cs else 0.5, 'coco/bbox_mAP': 0.2,
@@ -67,6 +70,7 @@ def fake(tmp_path, monkeypatch):
     calls = tmp_path / 'calls.jsonl'
     monkeypatch.setenv('FAKE_CALLS', str(calls))
     monkeypatch.delenv('FAKE_FAIL', raising=False)
+    monkeypatch.delenv('FAKE_EPOCHS', raising=False)
     work_dir = tmp_path / 'compare'
     args = ['--work-dir', str(work_dir), '--no-bench',
             '--train-cmd', f'{sys.executable} {script} train',
@@ -122,7 +126,7 @@ def test_rerun_skips_finished_trains_and_tests(fake):
     assert len(fake['calls']()) == 4  # nothing ran again
 
     # a newer checkpoint makes the metrics stale: test again, do not train
-    checkpoint = fake['work_dir'] / 'cs_yolov5_neu_quick' / 'epoch_1.pth'
+    checkpoint = fake['work_dir'] / 'cs_yolov5_neu_quick' / 'epoch_20.pth'
     later = (fake['work_dir'] / 'cs_yolov5_neu_quick' /
              'test_metrics.json').stat().st_mtime + 10
     os.utime(checkpoint, (later, later))
@@ -175,9 +179,11 @@ def test_runs_checkpoint_is_tested_not_trained_and_benchmarked(fake,
 
 
 def check_runs_checkpoint(fake, tmp_path):
+    # a real checkpoint: the row's speed is timed with its weights
     checkpoint = tmp_path / 'elsewhere' / 'best.pth'
     checkpoint.parent.mkdir()
-    checkpoint.write_text('fake')
+    model = MODELS.build(Config.fromfile(PLAIN).model)
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
     args = [arg for arg in fake['args'] if arg != '--no-bench']
     small = ['--cfg-options', 'train_dataloader.batch_size=2',
              'test_dataloader.dataset.pipeline.1.scale=64']
@@ -226,3 +232,16 @@ def test_params_equal_a_direct_count(fake):
     model = MODELS.build(Config.fromfile(CS).model)
     direct = sum(parameter.numel() for parameter in model.parameters())
     assert float(row['params (M)']) * 1e6 == pytest.approx(direct, abs=0.5)
+
+
+def test_unfinished_training_is_resumed(fake, monkeypatch):
+    monkeypatch.setenv('FAKE_EPOCHS', '3')  # stopped after 3 of 20 epochs
+    assert compare.main([PLAIN, *fake['args']]) == 0
+    monkeypatch.setenv('FAKE_EPOCHS', '20')
+    assert compare.main([PLAIN, *fake['args']]) == 0
+    calls = fake['calls']()
+    assert [call[0] for call in calls] == ['train', 'test', 'train', 'test']
+    assert '--resume' not in calls[0][2] and '--resume' in calls[2][2]
+    assert calls[3][2][0].endswith('epoch_20.pth')
+    assert compare.main([PLAIN, *fake['args']]) == 0
+    assert len(fake['calls']()) == 4  # finished: nothing ran again
