@@ -24,7 +24,6 @@ import argparse
 import csv
 import datetime
 import json
-import logging
 import os
 import re
 import shlex
@@ -36,14 +35,14 @@ from pathlib import Path
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.logging import MMLogger
 from mmengine.runner import load_checkpoint
 from mmdet.registry import MODELS
 from tqdm import tqdm
 
 import csdet  # noqa: F401  (registers csdet modules)
 from csdet.utils.benchmark import benchmark_model, count_parameters
-from csdet.utils.runner_setup import UserInputError, load_config
+from csdet.utils.runner_setup import (UserInputError, init_weights_quietly,
+                                      load_config)
 
 TOOLS = Path(__file__).resolve().parent
 METRIC_KEYS = {  # column -> key in test_metrics.json (see csdet metrics)
@@ -269,17 +268,6 @@ def describe(job: Job, args: argparse.Namespace, metrics: dict,
         row['train img/s'] = batch_size / timings['train_step'].median
         row['train img/s source'] = 'bench'
     return row
-
-
-def init_weights_quietly(model: torch.nn.Module) -> None:
-    """init_weights logs every parameter at INFO, burying the progress bar."""
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
 
 
 def parse_cfg_options(items: list[str]) -> dict:

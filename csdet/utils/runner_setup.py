@@ -7,16 +7,30 @@ instead of a traceback from deep inside a data loader.
 """
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 
 class UserInputError(RuntimeError):
     """Bad command-line input or missing files; the message says the fix."""
+
+
+def init_weights_quietly(model: torch.nn.Module) -> None:
+    """``model.init_weights()`` without mmengine's INFO line per parameter
+    (about 1,000 lines for YOLOv5n), which buries a tool's own output."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
 
 
 def load_config(config_path: str, cfg_options: dict | None = None,

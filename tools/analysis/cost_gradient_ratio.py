@@ -23,7 +23,6 @@ each config's own. --cfg-options applies to every config.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os.path as osp
 import statistics
@@ -33,7 +32,6 @@ from typing import List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, set_random_seed
 from mmdet.registry import HOOKS, MODELS
@@ -41,6 +39,7 @@ from mmdet.registry import HOOKS, MODELS
 import csdet  # noqa: F401  (registers csdet modules)
 from csdet.utils.cost_gradient import (class_loss_settings, eta_for_ratio,
                                        measure_cost_gradient)
+from csdet.utils.runner_setup import init_weights_quietly
 
 REFERENCE_CONFIG = 'cs_yolov5_neu.py'
 DEFAULT_TARGET = 0.28
@@ -93,14 +92,7 @@ def measure_config(path: str, batch_size: Optional[int], batches: int,
     set_random_seed(seed)
     model = MODELS.build(cfg.model)
     loader = Runner.build_dataloader(loader_cfg, seed=seed)
-    # init_weights logs every parameter at INFO level: keep the output short.
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
+    init_weights_quietly(model)
     run_autoanchor(cfg, model, loader)
     model.train()
     norms = []
