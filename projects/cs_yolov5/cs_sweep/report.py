@@ -562,22 +562,23 @@ def plot_training_curves(plan: Plan, sweep_dir: Path, path: Path) -> Path:
     iteration for every run of the experiment."""
     figure, (left, right) = _figure(11, 4.2, panels=2)
     drawn = 0
-    for run in plan.runs:
+    for index, run in enumerate(plan.runs):
         records = read_scalars(run_dir(sweep_dir, run) / 'train')
         if not records:
             continue
         label = run.name
+        color = f'C{index % 10}'  # one colour per run in both panels
         ce_key = ('loss_cls_ce' if any('loss_cls_ce' in r for r in records)
                   else 'loss_cls')
         points = [(r.get('step', r.get('iter')), r[ce_key]) for r in records
                   if ce_key in r]
         if points:
-            left.plot(*zip(*points), label=label, linewidth=1)
+            left.plot(*zip(*points), label=label, color=color, linewidth=1)
             drawn += 1
         cost = [(r.get('step', r.get('iter')), r['loss_cls_cost'])
                 for r in records if 'loss_cls_cost' in r]
         if cost:
-            right.plot(*zip(*cost), label=label, linewidth=1)
+            right.plot(*zip(*cost), label=label, color=color, linewidth=1)
     left.set_title('classification loss (loss_cls_ce / loss_cls)',
                    fontsize=10)
     right.set_title('cost term (loss_cls_cost)', fontsize=10)
