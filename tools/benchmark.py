@@ -1,12 +1,15 @@
 """Training throughput and inference latency of a config's model.
 
     python tools/benchmark.py configs/cs_yolov5_neu.py [--batch-size 16]
-        [--img-size 192] [--iters 20] [--warmup 3] [--threads N]
+        [--img-size N] [--iters 20] [--warmup 3] [--threads N]
 
 Measures model compute only (the data pipeline is timed separately by
 mmengine's data_time in training logs): one synthetic batch of the given
 size (random pixels, one random box per image) is reused for every timed
-iteration, so no dataset is needed. Weights are the config's initial ones:
+iteration, so no dataset is needed. --img-size defaults to the config's
+test size (its test pipeline's Resize / LetterBox scale: 192 for YOLOv5,
+300 for SSD300, 400 for the Faster R-CNN config). Weights are the config's
+initial ones:
 inference time then includes NMS over an untrained model's many boxes (an
 upper bound; tools/compare.py times the trained checkpoint).
 Prints the median and the interquartile range over --iters iterations of
@@ -25,14 +28,17 @@ from mmengine.config import Config, DictAction
 from mmdet.registry import MODELS
 
 import csdet  # noqa: F401  (registers csdet modules)
-from csdet.utils.benchmark import benchmark_model, count_parameters
+from csdet.utils.benchmark import (benchmark_model, count_parameters,
+                                   input_size)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--img-size', type=int, default=192)
+    parser.add_argument('--img-size', type=int, default=None,
+                        help="square input side (default: the config's test "
+                        'size)')
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--threads', type=int, default=None,
@@ -50,11 +56,12 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    img_size = args.img_size or input_size(cfg)
     model = MODELS.build(cfg.model).to(args.device)
     model.init_weights()
     num_classes = len(cfg.get('classes', ())) or 6
     params = count_parameters(model)
-    timings = benchmark_model(model, args.batch_size, args.img_size,
+    timings = benchmark_model(model, args.batch_size, img_size,
                               num_classes, iters=args.iters,
                               warmup=args.warmup, device=args.device)
     train_med, train_q1, train_q3 = astuple(timings['train_step'])
@@ -63,7 +70,7 @@ def main() -> None:
     bs = args.batch_size
     print(f'config: {args.config}')
     print(f'device: {args.device}, threads: {torch.get_num_threads()}, '
-          f'params: {params:,}, input: {args.img_size} px, batch: {bs}, '
+          f'params: {params:,}, input: {img_size} px, batch: {bs}, '
           f'iters: {args.iters} (median [IQR])')
     print(f'train step      : {bs / train_med:8.1f} images/s  '
           f'[{bs / train_q3:.1f}, {bs / train_q1:.1f}]')

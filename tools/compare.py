@@ -40,7 +40,8 @@ from mmdet.registry import MODELS
 from tqdm import tqdm
 
 import csdet  # noqa: F401  (registers csdet modules)
-from csdet.utils.benchmark import benchmark_model, count_parameters
+from csdet.utils.benchmark import (benchmark_model, count_parameters,
+                                   input_size)
 from csdet.utils.runner_setup import (UserInputError, init_weights_quietly,
                                       load_config)
 
@@ -52,7 +53,8 @@ METRIC_KEYS = {  # column -> key in test_metrics.json (see csdet metrics)
     'cost x1e3': 'cost/cost_x1e3',  # paper Eq. 16, the README's unit
     'decision cost/img': 'decision/cost_per_image',
 }
-COLUMNS = ['config', 'detector', 'CS', 'params (M)', *METRIC_KEYS,
+COLUMNS = ['config', 'detector', 'CS', 'params (M)', 'input px', 'epochs',
+           *METRIC_KEYS,
            'train img/s', 'train img/s source', 'infer ms/img', 'status']
 DIGITS = {'params (M)': 2, 'mAP50': 3, 'mAP': 3, 'F1': 3, 'cost x1e3': 2,
           'decision cost/img': 3, 'train img/s': 1, 'infer ms/img': 1}
@@ -210,18 +212,6 @@ def is_cost_sensitive(node) -> bool:
                                                        node))
 
 
-def input_size(cfg: Config) -> int:
-    """Side of the test images: the scale of the test pipeline's resize."""
-    dataset = cfg.test_dataloader['dataset']
-    while 'dataset' in dataset:  # dataset wrappers
-        dataset = dataset['dataset']
-    for step in dataset.get('pipeline', []):
-        scale = step.get('scale')
-        if step['type'] in ('Resize', 'LetterBox') and scale is not None:
-            return max(scale) if isinstance(scale, (list, tuple)) else scale
-    raise ValueError('no Resize/LetterBox scale in the test pipeline')
-
-
 def logged_images_per_s(train_dir: Path, batch_size: int) -> float | None:
     """Median of batch_size / iteration time over the training logs."""
     rates = []
@@ -244,6 +234,8 @@ def describe(job: Job, args: argparse.Namespace, metrics: dict,
     row = {'config': job.config, 'detector': detector_name(cfg),
            'CS': is_cost_sensitive(cfg.model),
            'params (M)': count_parameters(model) / 1e6,
+           'input px': input_size(cfg),
+           'epochs': cfg.train_cfg.get('max_epochs'),  # None: iteration-based
            'train img/s': train_rate,
            'train img/s source': None if train_rate is None else 'log',
            'status': failure or 'ok'}

@@ -154,3 +154,16 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
         timings['infer_batch'] = summarize(
             time_calls(predict_fn(model, batch), iters, warmup, device))
     return timings
+
+
+def input_size(cfg) -> int:
+    """Side of the test images of an mmengine Config: the scale of its test
+    pipeline's Resize / LetterBox (the largest side if not square)."""
+    dataset = cfg.test_dataloader['dataset']
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset['dataset']
+    for step in dataset.get('pipeline', []):
+        scale = step.get('scale')
+        if step['type'] in ('Resize', 'LetterBox') and scale is not None:
+            return max(scale) if isinstance(scale, (list, tuple)) else scale
+    raise ValueError('no Resize/LetterBox scale in the test pipeline')

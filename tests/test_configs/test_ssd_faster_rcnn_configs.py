@@ -1,7 +1,9 @@
-"""SSD300 and Faster R-CNN NEU-DET configs, plain and cost-sensitive: the
-pairs differ only in the class loss, share the cost settings with the
-evaluators, train one iteration through mmengine's Runner, evaluate, and
-the cost term pushes the classification logits."""
+"""SSD300 and Faster R-CNN NEU-DET configs, plain and cost-sensitive, and
+their quick CPU variants: the pairs differ only in the class loss, the
+quick configs only in their schedule (Faster R-CNN: and input size); all
+share the cost settings with the evaluators, train one iteration through
+mmengine's Runner, evaluate, and the cost term pushes the classification
+logits."""
 import math
 
 import numpy as np
@@ -23,8 +25,12 @@ PAIRS = [
     ('faster-rcnn_r50_fpn_neu', 'cs_faster-rcnn_r50_fpn_neu',
      ('model', 'roi_head', 'bbox_head', 'loss_cls')),
 ]
-CONFIGS = [name for pair in PAIRS for name in pair[:2]]
-LOSS_PATH = {name: pair[2] for pair in PAIRS for name in pair[:2]}
+# The quick CPU variants (tools/compare.py's short schedule), same layout.
+QUICK_PAIRS = [
+    (f'{plain}_quick', f'{cs}_quick', path) for plain, cs, path in PAIRS]
+CONFIGS = [name for pair in PAIRS + QUICK_PAIRS for name in pair[:2]]
+LOSS_PATH = {name: pair[2] for pair in PAIRS + QUICK_PAIRS
+             for name in pair[:2]}
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +73,7 @@ def cls_head(model):
 
 
 # ------------------------------------------------------------ structure --
-@pytest.mark.parametrize('plain,cs,loss_path', PAIRS)
+@pytest.mark.parametrize('plain,cs,loss_path', PAIRS + QUICK_PAIRS)
 def test_pairs_differ_only_in_the_class_loss(repo_root, plain, cs,
                                              loss_path):
     plain_dict = load(repo_root, plain).to_dict()
@@ -81,6 +87,46 @@ def test_pairs_differ_only_in_the_class_loss(repo_root, plain, cs,
     assert cs_loss['use_sigmoid'] is False
     assert cs_loss['loss_weight'] == plain_loss['loss_weight'] == 1.0
     assert cs_loss['cost_weight'] > 0
+
+
+# What a quick config may change besides the schedule: Faster R-CNN trains
+# at the native 200 px with anchors halved to match.
+QUICK_CHANGES = {
+    'schedule': {'max_epochs', 'train_cfg', 'param_scheduler'},
+    'size': {'img_scale', 'train_pipeline', 'test_pipeline',
+             'train_dataloader', 'val_dataloader', 'test_dataloader'},
+}
+
+
+@pytest.mark.parametrize('plain,cs,loss_path', PAIRS)
+def test_quick_configs_change_only_the_schedule(repo_root, plain, cs,
+                                                loss_path):
+    full = load(repo_root, plain).to_dict()
+    quick = load(repo_root, f'{plain}_quick').to_dict()
+    changed = {key for key in full.keys() | quick.keys()
+               if full.get(key) != quick.get(key)}
+    allowed = QUICK_CHANGES['schedule'] | {'default_hooks', 'model'}
+    if 'faster' in plain:
+        allowed |= QUICK_CHANGES['size']
+    assert changed <= allowed, changed - allowed
+    # Hooks: only the checkpoint interval (one checkpoint at the end).
+    full_hooks, quick_hooks = full['default_hooks'], quick['default_hooks']
+    assert quick_hooks['checkpoint'].pop('interval') == \
+        quick['train_cfg']['max_epochs']
+    full_hooks['checkpoint'].pop('interval')
+    assert full_hooks == quick_hooks
+    # Model: only the RPN anchor scale, halved with the input size.
+    full_model, quick_model = full['model'], quick['model']
+    if 'faster' in plain:
+        assert full_model['rpn_head']['anchor_generator'].pop('scales') == [8]
+        assert quick_model['rpn_head']['anchor_generator'].pop(
+            'scales') == [4]
+        assert max(quick['img_scale']) * 2 == max(full['img_scale'])
+    assert full_model == quick_model
+    # The cost-sensitive quick config repeats its full config's loss block.
+    cs_full = get_path(load(repo_root, cs), loss_path)
+    cs_quick = get_path(load(repo_root, f'{cs}_quick'), loss_path)
+    assert cs_quick == cs_full
 
 
 @pytest.mark.parametrize('name', CONFIGS)
@@ -188,7 +234,7 @@ def tiny_run_config(repo_root, name, data, work_dir):
 
 # The cost-sensitive configs only: each plain config is its CS config minus
 # the loss (tested above) and trains in test_cost_term_gradient_and_cls_probs.
-@pytest.mark.parametrize('name', [pair[1] for pair in PAIRS])
+@pytest.mark.parametrize('name', [pair[1] for pair in PAIRS + QUICK_PAIRS])
 def test_one_training_iteration_and_evaluation(repo_root, synthetic_neu,
                                                tmp_path, name):
     runner = Runner.from_cfg(
@@ -250,7 +296,8 @@ def logits_recorder(model):
     return recorded, handles
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize('name',
+                         [name for pair in PAIRS for name in pair[:2]])
 def test_cost_term_gradient_and_cls_probs(repo_root, name):
     cfg = load(repo_root, name)
     if 'faster' in name:

@@ -9,7 +9,8 @@ from mmengine.config import Config
 
 import csdet  # noqa: F401  (registers csdet modules)
 from csdet.utils.benchmark import (Timing, benchmark_model, count_parameters,
-                                   summarize, synthetic_batch, time_calls)
+                                   input_size, summarize, synthetic_batch,
+                                   time_calls)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -75,3 +76,11 @@ def test_helpers():
         time_calls(lambda: None, iters=0, warmup=0)
     linear = torch.nn.Linear(3, 2)
     assert count_parameters(linear) == 3 * 2 + 2
+
+
+def test_input_size_of_repo_configs(repo_root):
+    sizes = {name: input_size(Config.fromfile(
+        repo_root / 'configs' / f'{name}.py'))
+        for name in ('yolov5_neu', 'ssd300_neu', 'faster-rcnn_r50_fpn_neu')}
+    assert sizes == {'yolov5_neu': 192, 'ssd300_neu': 300,
+                     'faster-rcnn_r50_fpn_neu': 400}
