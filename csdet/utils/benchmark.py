@@ -12,13 +12,18 @@ by tools/benchmark.py and tools/compare.py.
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
+from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
 
 BOXES_PER_IMAGE = 3
@@ -60,6 +65,18 @@ def synthetic_batch(batch_size: int, img_size: int, num_classes: int,
                                  generator=generator))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def load_test_images(cfg, count: int) -> dict:
+    """The first ``count`` images of a config's test set, through its test
+    pipeline, collated as model input. For timing trained weights: their
+    NMS time depends on how many boxes survive the score threshold, and
+    random pixels make a trained detector fire everywhere (a NEU-DET
+    YOLOv5s took ~90x longer per image on noise than on test images)."""
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader['dataset']))
+    count = min(count, len(dataset))
+    return pseudo_collate([dataset[index] for index in range(count)])
 
 
 def time_calls(fn: Callable[[], None], iters: int, warmup: int,
@@ -118,11 +135,23 @@ def predict_fn(model: torch.nn.Module, batch: dict) -> Callable[[], None]:
     return predict
 
 
+def predict_one_fn(model: torch.nn.Module,
+                   batch: dict) -> Callable[[], None]:
+    """Inference on one image per call, the batch's images in turn."""
+    singles = itertools.cycle([
+        dict(inputs=[image], data_samples=[sample])
+        for image, sample in zip(batch['inputs'], batch['data_samples'])
+    ])
+    return lambda: predict_fn(model, next(singles))()
+
+
 def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
                     num_classes: int, iters: int = 20, warmup: int = 3,
                     device: str = 'cpu', train: bool = True,
-                    batch_inference: bool = True) -> dict[str, Timing]:
-    """Time a built mmdet model on a synthetic batch.
+                    batch_inference: bool = True,
+                    images: dict | None = None) -> dict[str, Timing]:
+    """Time a built mmdet model on a synthetic batch (training) and on
+    ``images`` or the synthetic batch (inference).
 
     Args:
         model: an mmdet detector (with its data_preprocessor), on ``device``.
@@ -132,15 +161,17 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
         train: time training steps (SGD, lr 1e-4; they run first, as in
             tools/benchmark.py, and update the weights and BN statistics).
         batch_inference: time inference on the whole batch too.
+        images: inference inputs, e.g. ``load_test_images(cfg, 16)`` for
+            trained weights; by default the synthetic batch.
 
     Returns:
-        Seconds per call: ``'infer_one'`` (batch of one image),
+        Seconds per call: ``'infer_one'`` (one image per call, the
+        inference images in turn),
         ``'infer_batch'`` (whole batch, if asked) and ``'train_step'`` (if
         asked). Divide by the number of images for per-image figures.
     """
     batch = synthetic_batch(batch_size, img_size, num_classes)
-    single = dict(inputs=batch['inputs'][:1],
-                  data_samples=batch['data_samples'][:1])
+    images = images or batch
     timings = {}
     if train:
         optimizer = torch.optim.SGD(model.parameters(), lr=1e-4,
@@ -149,10 +180,10 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
             time_calls(train_step_fn(model, batch, optimizer), iters, warmup,
                        device))
     timings['infer_one'] = summarize(
-        time_calls(predict_fn(model, single), iters, warmup, device))
+        time_calls(predict_one_fn(model, images), iters, warmup, device))
     if batch_inference:
         timings['infer_batch'] = summarize(
-            time_calls(predict_fn(model, batch), iters, warmup, device))
+            time_calls(predict_fn(model, images), iters, warmup, device))
     return timings
 
 

@@ -17,6 +17,8 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
+from csdet.datasets.synthetic import make_synthetic_coco
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tools'))
 
@@ -186,8 +188,13 @@ def check_runs_checkpoint(fake, tmp_path):
     model = MODELS.build(Config.fromfile(PLAIN).model)
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     args = [arg for arg in fake['args'] if arg != '--no-bench']
+    # trained weights are timed on the test images: a synthetic test set
+    data = make_synthetic_coco(tmp_path / 'data', num_images=4,
+                               image_size=64)
     small = ['--cfg-options', 'train_dataloader.batch_size=2',
-             'test_dataloader.dataset.pipeline.1.scale=64']
+             'test_dataloader.dataset.pipeline.1.scale=64',
+             f"test_dataloader.dataset.data_root={data['root']}/",
+             f"test_dataloader.dataset.ann_file={data['test']}"]
     assert compare.main([PLAIN, '--runs', f'{PLAIN}={checkpoint}',
                          '--bench-iters', '1', *small, *args]) == 0
     assert [call[:2] for call in fake['calls']()] == [['test',

@@ -8,9 +8,10 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 
 import csdet  # noqa: F401  (registers csdet modules)
+from csdet.datasets.synthetic import make_synthetic_coco
 from csdet.utils.benchmark import (Timing, benchmark_model, count_parameters,
                                    input_size, summarize, synthetic_batch,
-                                   time_calls)
+                                   load_test_images, time_calls)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -84,3 +85,42 @@ def test_input_size_of_repo_configs(repo_root):
         for name in ('yolov5_neu', 'ssd300_neu', 'faster-rcnn_r50_fpn_neu')}
     assert sizes == {'yolov5_neu': 192, 'ssd300_neu': 300,
                      'faster-rcnn_r50_fpn_neu': 400}
+
+
+def test_load_test_images_uses_the_test_pipeline(repo_root, tmp_path):
+    data = make_synthetic_coco(tmp_path, num_images=8, image_size=80,
+                               test_fraction=0.5)
+    cfg = Config.fromfile(repo_root / 'configs' / 'yolov5_neu_quick.py')
+    cfg.test_dataloader.dataset.update(data_root=f"{data['root']}/",
+                                       ann_file=str(data['test']))
+    images = load_test_images(cfg, count=10)  # more than the 4 test images
+    assert len(images['inputs']) == len(images['data_samples']) == 4
+    for image, sample in zip(images['inputs'], images['data_samples']):
+        # LetterBox to 192, then YOLOv5's validation padding to a stride
+        # multiple with half a stride extra: 224
+        assert image.dtype == torch.uint8 and image.shape[0] == 3
+        assert tuple(image.shape[1:]) == (224, 224)
+        assert sample.ori_shape == (80, 80)
+
+
+def test_benchmark_model_predicts_on_given_images(tiny_model, monkeypatch):
+    # three images of different sizes: each inference call shows which one
+    # (or how many) it got
+    parts = [synthetic_batch(1, size, num_classes=2) for size in (64, 96, 128)]
+    images = dict(inputs=[part['inputs'][0] for part in parts],
+                  data_samples=[part['data_samples'][0] for part in parts])
+    seen = []
+    forward = tiny_model.forward
+
+    def recording_forward(inputs, data_samples=None, mode='tensor'):
+        if mode == 'predict':
+            seen.append((inputs.shape[0], inputs.shape[-1]))
+        return forward(inputs, data_samples, mode)
+
+    monkeypatch.setattr(tiny_model, 'forward', recording_forward)
+    timings = benchmark_model(tiny_model, batch_size=2, img_size=32,
+                              num_classes=2, iters=4, warmup=0, train=False,
+                              images=images)
+    assert set(timings) == {'infer_one', 'infer_batch'}
+    # one image per call, in turn, then the whole set (padded to 128)
+    assert seen == [(1, 64), (1, 96), (1, 128), (1, 64)] + [(3, 128)] * 4
