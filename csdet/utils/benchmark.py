@@ -70,9 +70,8 @@ def synthetic_batch(batch_size: int, img_size: int, num_classes: int,
 def load_test_images(cfg, count: int) -> dict:
     """The first ``count`` images of a config's test set, through its test
     pipeline, collated as model input. For timing trained weights: their
-    NMS time depends on how many boxes survive the score threshold, and
-    random pixels make a trained detector fire everywhere (a NEU-DET
-    YOLOv5s took ~90x longer per image on noise than on test images)."""
+    NMS time depends on how many boxes pass the score threshold, which
+    random pixels do not represent."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader['dataset']))
     count = min(count, len(dataset))
