@@ -16,8 +16,12 @@ of batch_size / iteration time in */vis_data/scalars.json; data loading
 included; per process under DDP), else from csdet.utils.benchmark (model
 compute only), which also times inference (batch 1, the tested checkpoint's
 weights on the first --bench-iters test images, so NMS sees a trained
-model's boxes on real images).
-Writes <work-dir>/<out-name>.md and .csv and prints the markdown table.
+model's boxes on real images). "cost vs plain" is a cost-sensitive row's
+cost relative to its plain twin (the row with the same detector, parameter
+count, input size and epochs), e.g. -62% for 6.33 -> 2.43.
+Writes <work-dir>/<out-name>.md, .csv and .png (mAP@0.5 against cost, an
+arrow from each plain config to its cost-sensitive twin) and prints the
+markdown table.
 """
 from __future__ import annotations
 
@@ -55,10 +59,11 @@ METRIC_KEYS = {  # column -> key in test_metrics.json (see csdet metrics)
     'decision cost/img': 'decision/cost_per_image',
 }
 COLUMNS = ['config', 'detector', 'CS', 'params (M)', 'input px', 'epochs',
-           *METRIC_KEYS,
+           *METRIC_KEYS, 'cost vs plain',
            'train img/s', 'train img/s source', 'infer ms/img', 'status']
 DIGITS = {'params (M)': 2, 'mAP50': 3, 'mAP': 3, 'F1': 3, 'cost x1e3': 2,
           'decision cost/img': 3, 'train img/s': 1, 'infer ms/img': 1}
+TWIN_COLUMNS = ('detector', 'params (M)', 'input px', 'epochs')
 DETECTOR_NAMES = {'YOLOv5': 'YOLOv5', 'FasterRCNN': 'Faster R-CNN'}
 
 
@@ -276,9 +281,64 @@ def parse_cfg_options(items: list[str]) -> dict:
     return parser.parse_args(['--options', *items]).options if items else {}
 
 
+def twin_key(row: dict) -> tuple:
+    """What a plain row and its cost-sensitive twin have in common."""
+    return tuple(row.get(column) for column in TWIN_COLUMNS)
+
+
+def plain_twins(rows: list[dict]) -> list[tuple[dict, dict]]:
+    """(plain row, cost-sensitive row) pairs, both with a tested cost."""
+    plain = {twin_key(row): row for row in rows
+             if row.get('CS') is False and row.get('cost x1e3') is not None}
+    return [(plain[twin_key(row)], row) for row in rows
+            if row.get('CS') is True and row.get('cost x1e3') is not None
+            and twin_key(row) in plain]
+
+
+def add_cost_change(rows: list[dict]) -> None:
+    """Fill 'cost vs plain' (a fraction, -0.62 = 62% lower) in CS rows."""
+    for plain, cost_sensitive in plain_twins(rows):
+        if plain['cost x1e3'] > 0:
+            cost_sensitive['cost vs plain'] = (
+                cost_sensitive['cost x1e3'] / plain['cost x1e3'] - 1)
+
+
+def plot_tradeoff(rows: list[dict], path: Path) -> Path | None:
+    """mAP@0.5 against cost, one point per tested config; None if none."""
+    points = [row for row in rows if row.get('mAP50') is not None
+              and row.get('cost x1e3') is not None]
+    if not points:
+        return None
+    from matplotlib.figure import Figure  # no pyplot: no global state
+    figure = Figure(figsize=(6.4, 4.8))
+    axes = figure.add_subplot()
+    colors = {}
+    for row in points:
+        color = colors.setdefault(twin_key(row), f'C{len(colors) % 10}')
+        axes.scatter(row['cost x1e3'], row['mAP50'], s=60,
+                     marker='o' if row['CS'] else 's', edgecolors=color,
+                     facecolors=color if row['CS'] else 'none',
+                     label=Path(row['config']).stem)
+    for plain, cost_sensitive in plain_twins(points):
+        axes.annotate('', xy=(cost_sensitive['cost x1e3'],
+                              cost_sensitive['mAP50']),
+                      xytext=(plain['cost x1e3'], plain['mAP50']),
+                      arrowprops=dict(arrowstyle='->',
+                                      color=colors[twin_key(plain)]))
+    axes.set_xlabel('cost x 1e-3 (paper Eq. 16), lower is better')
+    axes.set_ylabel('mAP@0.5 (COCO), higher is better')
+    axes.set_title('plain (hollow square) -> cost-sensitive (filled dot)')
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize='small')
+    figure.savefig(path, dpi=120, bbox_inches='tight')
+    return path
+
+
 def shown(column: str, value) -> str:
     if value is None:
         return '-'
+    if column == 'cost vs plain':
+        return f'{value:+.0%}'
     if isinstance(value, float) and column in DIGITS:
         return f'{value:.{DIGITS[column]}f}'
     return str(value).replace('|', '\\|')  # a bare | would split the cell
@@ -299,7 +359,9 @@ def markdown(rows: list[dict], command: str) -> str:
               'timed training step on a synthetic batch (model compute only).'
               ' infer ms/img: batch 1, trained weights on test images, median,'
               ' NMS included, model compute only. cost x1e3: paper'
-              ' Eq. 16; F1: macro F1 at the evaluator score threshold.']
+              ' Eq. 16; cost vs plain: relative to the plain row with the'
+              ' same detector, params, input px and epochs; F1: macro F1 at'
+              ' the evaluator score threshold.']
     return '\n'.join(lines) + '\n'
 
 
@@ -330,13 +392,17 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({'config': job.config, 'status': failure or
                          f'model/benchmark failed: {type(exc).__name__}: '
                          f'{exc}'})
+    add_cost_change(rows)
     command = shlex.join(['python', 'tools/compare.py', *(
         sys.argv[1:] if argv is None else argv)])
     table = markdown(rows, command)
     work_dir.mkdir(parents=True, exist_ok=True)
     (work_dir / f'{args.out_name}.md').write_text(table)
     write_csv(rows, work_dir / f'{args.out_name}.csv')
+    plot = plot_tradeoff(rows, work_dir / f'{args.out_name}.png')
     print(table)
+    if plot is not None:
+        print(f'plot: {plot}')
     failed = [row for row in rows if row['status'] != 'ok']
     for row in failed:
         print(f"FAILED {row['config']}: {row['status']}", file=sys.stderr)

@@ -107,6 +107,8 @@ def test_table_values_come_from_metrics_and_logs(fake, capsys):
     # median over the train records only (the val record is ignored)
     assert float(cs['train img/s']) == pytest.approx(16 / ITER_TIME)
     assert cs['train img/s source'] == 'log'
+    assert float(cs['cost vs plain']) == pytest.approx(4 / 18 - 1)
+    assert plain['cost vs plain'] == ''
     assert cs['infer ms/img'] == '' and cs['status'] == 'ok'
 
     markdown = (fake['work_dir'] / 'table.md').read_text()
@@ -114,7 +116,8 @@ def test_table_values_come_from_metrics_and_logs(fake, capsys):
     assert 'CPUs' in header and 'torch threads' in header
     assert 'tools/compare.py' in header and 'cs_yolov5_neu_quick.py' in header
     assert '| YOLOv5 | True | 1.' in markdown
-    assert '| 4.00 | 1.250 |' in markdown
+    assert '| 4.00 | 1.250 | -78% |' in markdown
+    assert (fake['work_dir'] / 'table.png').stat().st_size > 0
     assert 'train img/s source' in markdown
     assert '| ' + ' | '.join(compare.COLUMNS) + ' |' in capsys.readouterr().out
     for stem in ('yolov5_neu_quick', 'cs_yolov5_neu_quick'):
@@ -245,3 +248,29 @@ def test_unfinished_training_is_resumed(fake, monkeypatch):
     assert calls[3][2][0].endswith('epoch_20.pth')
     assert compare.main([PLAIN, *fake['args']]) == 0
     assert len(fake['calls']()) == 4  # finished: nothing ran again
+
+
+def row(config, cs, cost, epochs=20, map50=0.5):
+    return {'config': config, 'detector': 'YOLOv5', 'CS': cs,
+            'params (M)': 1.77, 'input px': 192, 'epochs': epochs,
+            'mAP50': map50, 'cost x1e3': cost}
+
+
+def test_cost_change_pairs_only_rows_that_differ_in_the_loss():
+    rows = [row('a', False, 20.0), row('b', True, 5.0),
+            row('c', True, 4.0, epochs=90),  # no plain run at 90 epochs
+            row('d', True, None)]  # its test failed
+    compare.add_cost_change(rows)
+    assert rows[1]['cost vs plain'] == pytest.approx(-0.75)
+    assert [r.get('cost vs plain') for r in (rows[0], rows[2], rows[3])] == [
+        None] * 3
+    assert compare.shown('cost vs plain', -0.75) == '-75%'
+
+
+def test_plot_needs_a_tested_row(tmp_path):
+    assert compare.plot_tradeoff([row('a', False, None)],
+                                 tmp_path / 'none.png') is None
+    assert not (tmp_path / 'none.png').exists()
+    path = compare.plot_tradeoff([row('a', False, 20.0), row('b', True, 5.0)],
+                                 tmp_path / 'two.png')
+    assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
