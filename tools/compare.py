@@ -12,13 +12,14 @@ checkpoint, resumed (tools/train.py --resume) when it stopped earlier, and
 a test is skipped when test_metrics.json is newer than the checkpoint. A
 failing config is reported in its row, the others go on, and the exit code
 is 1. "train img/s" comes from the training log when there is one (median
-of batch_size / iteration time in */vis_data/scalars.json; data loading
-included; per process under DDP), else from csdet.utils.benchmark (model
+of batch size / iteration time in */vis_data/scalars.json, with the batch
+size each run logged in its vis_data/config.py; data loading included; per
+process under DDP), else from csdet.utils.benchmark (model
 compute only), which also times inference (batch 1, the tested checkpoint's
 weights on the first --bench-iters test images, so NMS sees a trained
 model's boxes on real images). "cost vs plain" is a cost-sensitive row's
 cost relative to its plain twin (the row with the same detector, parameter
-count, input size and epochs), e.g. -62% for 6.33 -> 2.43.
+count, input size, epochs and batch), e.g. -62% for 6.33 -> 2.43.
 Writes <work-dir>/<out-name>.md, .csv and .png (mAP@0.5 against cost, an
 arrow from each plain config to its cost-sensitive twin) and prints the
 markdown table.
@@ -59,11 +60,12 @@ METRIC_KEYS = {  # column -> key in test_metrics.json (see csdet metrics)
     'decision cost/img': 'decision/cost_per_image',
 }
 COLUMNS = ['config', 'detector', 'CS', 'params (M)', 'input px', 'epochs',
+           'batch',
            *METRIC_KEYS, 'cost vs plain',
            'train img/s', 'train img/s source', 'infer ms/img', 'status']
 DIGITS = {'params (M)': 2, 'mAP50': 3, 'mAP': 3, 'F1': 3, 'cost x1e3': 2,
           'decision cost/img': 3, 'train img/s': 1, 'infer ms/img': 1}
-TWIN_COLUMNS = ('detector', 'params (M)', 'input px', 'epochs')
+TWIN_COLUMNS = ('detector', 'params (M)', 'input px', 'epochs', 'batch')
 DETECTOR_NAMES = {'YOLOv5': 'YOLOv5', 'FasterRCNN': 'Faster R-CNN'}
 
 
@@ -218,15 +220,28 @@ def is_cost_sensitive(node) -> bool:
                                                        node))
 
 
-def logged_images_per_s(train_dir: Path, batch_size: int) -> float | None:
-    """Median of batch_size / iteration time over the training logs."""
-    rates = []
+def logged_batch_size(vis_dir: Path, default: int) -> int:
+    """The batch size a logged run trained with: mmengine dumps the run's
+    config (--cfg-options included) beside its scalars."""
+    dumped = vis_dir / 'config.py'
+    if not dumped.is_file():
+        return default
+    return int(Config.fromfile(dumped).train_dataloader['batch_size'])
+
+
+def logged_training(train_dir: Path,
+                    batch_size: int) -> tuple[float | None, list[int]]:
+    """Median of batch size / iteration time over the training logs, and
+    the batch sizes those runs used (batch_size where not recorded)."""
+    rates, batch_sizes = [], set()
     for scalars in train_dir.glob('*/vis_data/scalars.json'):
+        run_batch = logged_batch_size(scalars.parent, batch_size)
         for line in scalars.read_text().splitlines():
             record = json.loads(line) if line.strip() else {}
             if 'loss' in record and record.get('time'):  # train iterations
-                rates.append(batch_size / record['time'])
-    return statistics.median(rates) if rates else None
+                rates.append(run_batch / record['time'])
+                batch_sizes.add(run_batch)
+    return (statistics.median(rates) if rates else None), sorted(batch_sizes)
 
 
 def describe(job: Job, args: argparse.Namespace, metrics: dict,
@@ -236,12 +251,13 @@ def describe(job: Job, args: argparse.Namespace, metrics: dict,
     model = MODELS.build(cfg.model)
     batch_size = cfg.train_dataloader['batch_size']
     run_dir = job.run_path if job.run_path.is_dir() else job.run_path.parent
-    train_rate = logged_images_per_s(run_dir, batch_size)
+    train_rate, logged_batches = logged_training(run_dir, batch_size)
     row = {'config': job.config, 'detector': detector_name(cfg),
            'CS': is_cost_sensitive(cfg.model),
            'params (M)': count_parameters(model) / 1e6,
            'input px': input_size(cfg),
            'epochs': cfg.train_cfg.get('max_epochs'),  # None: iteration-based
+           'batch': '/'.join(map(str, logged_batches or [batch_size])),
            'train img/s': train_rate,
            'train img/s source': None if train_rate is None else 'log',
            'status': failure or 'ok'}
@@ -360,8 +376,9 @@ def markdown(rows: list[dict], command: str) -> str:
               ' infer ms/img: batch 1, trained weights on test images, median,'
               ' NMS included, model compute only. cost x1e3: paper'
               ' Eq. 16; cost vs plain: relative to the plain row with the'
-              ' same detector, params, input px and epochs; F1: macro F1 at'
-              ' the evaluator score threshold.']
+              ' same detector, params, input px, epochs and batch; F1: macro'
+              ' F1 at the evaluator score threshold. batch: the training'
+              ' batch size, as logged by the run where it has logs.']
     return '\n'.join(lines) + '\n'
 
 

@@ -49,6 +49,10 @@ if mode == 'train':
     records.append({'coco/bbox_mAP': 0.1, 'time': 0.01, 'step': 3})  # val
     (log / 'scalars.json').write_text(
         '\\n'.join(json.dumps(r) for r in records) + '\\n')
+    if os.environ.get('FAKE_BATCH'):  # as mmengine dumps --cfg-options
+        batch = os.environ['FAKE_BATCH']
+        (log / 'config.py').write_text(
+            f'train_dataloader = dict(batch_size={batch})')
     # the quick configs' schedule is 20 epochs; FAKE_EPOCHS < 20 leaves an
     # unfinished training behind
     last = work_dir / f"epoch_{os.environ.get('FAKE_EPOCHS', '20')}.pth"
@@ -73,6 +77,7 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setenv('FAKE_CALLS', str(calls))
     monkeypatch.delenv('FAKE_FAIL', raising=False)
     monkeypatch.delenv('FAKE_EPOCHS', raising=False)
+    monkeypatch.delenv('FAKE_BATCH', raising=False)
     work_dir = tmp_path / 'compare'
     args = ['--work-dir', str(work_dir), '--no-bench',
             '--train-cmd', f'{sys.executable} {script} train',
@@ -100,6 +105,7 @@ def test_table_values_come_from_metrics_and_logs(fake, capsys):
     assert (plain['detector'], plain['CS'], cs['CS']) == ('YOLOv5', 'False',
                                                           'True')
     assert (cs['input px'], cs['epochs']) == ('192', '20')  # quick config
+    assert cs['batch'] == '16'  # no dumped config: the config's own
     assert float(plain['mAP50']) == 0.5 and float(cs['mAP50']) == 0.6
     assert float(cs['mAP']) == 0.2 and float(cs['F1']) == 0.45
     assert float(plain['cost x1e3']) == 18.0 and float(cs['cost x1e3']) == 4
@@ -250,9 +256,19 @@ def test_unfinished_training_is_resumed(fake, monkeypatch):
     assert len(fake['calls']()) == 4  # finished: nothing ran again
 
 
+def test_logged_speed_uses_the_batch_size_the_run_logged(fake, monkeypatch):
+    # e.g. a run trained with --cfg-options train_dataloader.batch_size=4
+    monkeypatch.setenv('FAKE_BATCH', '4')
+    assert compare.main([PLAIN, *fake['args']]) == 0
+    row, = read_rows(fake['work_dir'])
+    assert row['batch'] == '4'
+    assert float(row['train img/s']) == pytest.approx(4 / ITER_TIME)
+
+
 def row(config, cs, cost, epochs=20, map50=0.5):
     return {'config': config, 'detector': 'YOLOv5', 'CS': cs,
             'params (M)': 1.77, 'input px': 192, 'epochs': epochs,
+            'batch': '16',
             'mAP50': map50, 'cost x1e3': cost}
 
 
