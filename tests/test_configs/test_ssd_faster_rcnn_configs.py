@@ -281,6 +281,18 @@ def synthetic_batch(model, size, num_images=2):
                                    True)
 
 
+def fill_l2norm_weights(model) -> None:
+    """Give SSD's L2Norm its init_weights value (its scale, 20).
+
+    mmdet's L2Norm allocates its weight with torch.Tensor(n), i.e.
+    uninitialised memory, and only init_weights fills it: without this the
+    SSD losses were NaN in about one run in four on a busy machine.
+    """
+    for module in model.modules():
+        if type(module).__name__ == 'L2Norm':
+            torch.nn.init.constant_(module.weight, module.scale)
+
+
 def logits_recorder(model):
     """Collect the raw class logits: SSD's per-level cls convs or the RoI
     head's fc_cls."""
@@ -306,6 +318,7 @@ def test_cost_term_gradient_and_cls_probs(repo_root, name):
     # PyTorch's default init: init_weights (slow, and run by the Runner
     # test above) is not what this test is about.
     model = MODELS.build(cfg.model)
+    fill_l2norm_weights(model)
     size = 300 if 'ssd' in name else FAST_SIZE
     data = synthetic_batch(model, size)
 
