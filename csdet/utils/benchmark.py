@@ -137,11 +137,11 @@ def predict_fn(model: torch.nn.Module, batch: dict) -> Callable[[], None]:
 def predict_one_fn(model: torch.nn.Module,
                    batch: dict) -> Callable[[], None]:
     """Inference on one image per call, the batch's images in turn."""
-    singles = itertools.cycle([
-        dict(inputs=[image], data_samples=[sample])
+    predicts = itertools.cycle([
+        predict_fn(model, dict(inputs=[image], data_samples=[sample]))
         for image, sample in zip(batch['inputs'], batch['data_samples'])
     ])
-    return lambda: predict_fn(model, next(singles))()
+    return lambda: next(predicts)()
 
 
 def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
@@ -169,7 +169,9 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
         ``'infer_batch'`` (whole batch, if asked) and ``'train_step'`` (if
         asked). Divide by the number of images for per-image figures.
     """
-    batch = synthetic_batch(batch_size, img_size, num_classes)
+    # the synthetic batch only where something uses it
+    batch = (synthetic_batch(batch_size, img_size, num_classes)
+             if train or images is None else None)
     images = images or batch
     timings = {}
     if train:
