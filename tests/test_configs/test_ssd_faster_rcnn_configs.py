@@ -17,7 +17,7 @@ from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData
 
 from csdet.cost.matrix import resolve_cost_matrix
-from csdet.datasets.synthetic import make_synthetic_coco
+from csdet.testing.synthetic import make_synthetic_coco
 
 # (plain config, cost-sensitive config, path of the class-loss entry)
 PAIRS = [

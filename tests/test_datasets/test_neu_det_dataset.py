@@ -13,7 +13,7 @@ from mmdet.registry import DATASETS, TRANSFORMS
 
 from csdet.datasets import NEU_DET_CLASSES, NEUDETDataset
 from csdet.datasets.neu_det import CategoryOrderError
-from csdet.datasets.synthetic import (BACKGROUND_RANGE, make_synthetic_coco,
+from csdet.testing.synthetic import (BACKGROUND_RANGE, make_synthetic_coco,
                                       render_synthetic_image)
 
 PAINT_CLASSES = ('dust', 'pit', 'sag', 'scratch')

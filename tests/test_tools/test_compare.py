@@ -17,7 +17,7 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from csdet.datasets.synthetic import make_synthetic_coco
+from csdet.testing.synthetic import make_synthetic_coco
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / 'tools'))

@@ -1,6 +1,6 @@
 """tools/train.py, tools/test.py and tools/dist_train.sh end to end.
 
-A tiny YOLOv5n on a synthetic COCO set (csdet.datasets.synthetic) trains,
+A tiny YOLOv5n on a synthetic COCO set (csdet.testing.synthetic) trains,
 resumes from its checkpoint, is evaluated by tools/test.py, and trains with
 2-process DDP on the CPU (gloo). Small images keep each run to seconds.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from csdet.datasets.synthetic import make_synthetic_coco
+from csdet.testing.synthetic import make_synthetic_coco
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 
 import csdet  # noqa: F401  (registers csdet modules)
-from csdet.datasets.synthetic import make_synthetic_coco
+from csdet.testing.synthetic import make_synthetic_coco
 from csdet.utils.benchmark import (Timing, benchmark_model, count_parameters,
                                    input_size, summarize, synthetic_batch,
                                    load_test_images, time_calls)

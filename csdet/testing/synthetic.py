@@ -19,7 +19,7 @@ line. Marks are darker (<= 60) or brighter (>= 200) than the background
 mark: COCO ``[x, y, w, h]`` with ``x = leftmost column`` and
 ``w = rightmost - leftmost + 1``.
 
-Command line: ``python -m csdet.datasets.synthetic --out work_dirs/synth``.
+Command line: ``python -m csdet.testing.synthetic --out work_dirs/synth``.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .neu_det import NEU_DET_CLASSES
+from csdet.datasets.neu_det import NEU_DET_CLASSES
 
 BACKGROUND_RANGE = (90, 170)  # marks are outside this range, see _INTENSITY
 
