@@ -1,4 +1,5 @@
-"""tools/dataset_converters/neu_det.py: VOC -> COCO, split, refusals.
+"""tools/dataset_converters/neu_det.py (and the VOC / NEU-DET converter
+library it uses): VOC -> COCO, split, refusals.
 
 Small VOC fixtures are generated in tmp_path (32 x 32 JPEGs); one
 integration test converts the real NEU-DET (``neu_det_root``).
@@ -16,6 +17,11 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
+from csdet.datasets.converters import ConversionError
+from csdet.datasets.converters.voc import (VocObject, check_boxes,
+                                          parse_voc_xml, voc_box_to_coco)
+from csdet.datasets.converters import neu_det as neu
+
 SIDE = 32
 CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
            'rolled-in_scale', 'scratches')
@@ -23,7 +29,8 @@ CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
 
 @pytest.fixture(scope='module')
 def conv(repo_root):
-    """The converter module, loaded from its path (tools/ is no package)."""
+    """The command-line tool, loaded from its path (tools/ is no package);
+    it re-exports the library's convert()."""
     name = 'csdet_tool_neu_det_converter'
     if name not in sys.modules:
         path = repo_root / 'tools' / 'dataset_converters' / 'neu_det.py'
@@ -110,7 +117,7 @@ def stems_of(coco_dict):
     ((3, 3, 3, 3), [2, 2, 1, 1]),  # one pixel
 ])
 def test_voc_box_to_coco(conv, voc, coco):
-    assert conv.voc_box_to_coco(*voc) == coco
+    assert voc_box_to_coco(*voc) == coco
 
 
 def test_parse_voc_xml_fields(conv, tmp_path):
@@ -118,23 +125,23 @@ def test_parse_voc_xml_fields(conv, tmp_path):
     path.write_text(voc_xml('a_1', [('patches', 2, 3, 10, 11, 1, 0),
                                     (' scratches ', 1, 1, 5, 6)],
                             size=(40, 30), with_ext=False))
-    parsed = conv.parse_voc_xml(path)
+    parsed = parse_voc_xml(path)
     assert (parsed.width, parsed.height, parsed.filename) == (40, 30, 'a_1')
-    assert parsed.objects[0] == conv.VocObject('patches', 2, 3, 10, 11, 1, 0)
+    assert parsed.objects[0] == VocObject('patches', 2, 3, 10, 11, 1, 0)
     assert parsed.objects[1].name == 'scratches'  # whitespace stripped
 
 
 def test_check_boxes_clips_and_drops(conv):
-    objects = [conv.VocObject('patches', 0, 5, 40, 20),      # outside
-               conv.VocObject('patches', 10, 5, 4, 20),      # degenerate
-               conv.VocObject('patches', 40, 40, 50, 50),    # wholly out
-               conv.VocObject('patches', 1, 1, SIDE, SIDE)]  # fine
-    kept, errors, notes = conv.check_boxes(objects, SIDE, SIDE, False)
+    objects = [VocObject('patches', 0, 5, 40, 20),      # outside
+               VocObject('patches', 10, 5, 4, 20),      # degenerate
+               VocObject('patches', 40, 40, 50, 50),    # wholly out
+               VocObject('patches', 1, 1, SIDE, SIDE)]  # fine
+    kept, errors, notes = check_boxes(objects, SIDE, SIDE, False)
     assert kept == objects[3:] and len(errors) == 3 and not notes
     assert 'outside' in errors[0] and 'degenerate' in errors[1]
-    kept, errors, notes = conv.check_boxes(objects, SIDE, SIDE, True)
+    kept, errors, notes = check_boxes(objects, SIDE, SIDE, True)
     assert not errors and len(notes) == 3
-    assert kept == [conv.VocObject('patches', 1, 5, SIDE, 20), objects[3]]
+    assert kept == [VocObject('patches', 1, 5, SIDE, 20), objects[3]]
 
 
 # ------------------------------------------------------ valid conversion --
@@ -229,8 +236,8 @@ def test_redistributed_layout_gives_same_dataset(conv, tmp_path):
 
 # ----------------------------------------------------------------- split --
 def _split_stems(conv, src, seed, test_per_class):
-    samples = conv.collect_samples(src, progress=False).samples
-    train, test = conv.split_samples(samples, test_per_class, seed)
+    samples = neu.collect_samples(src, progress=False).samples
+    train, test = neu.split_samples(samples, test_per_class, seed)
     return [s.stem for s in train], [s.stem for s in test]
 
 
@@ -249,10 +256,10 @@ def test_split_is_stratified_and_deterministic(conv, tmp_path):
 
 def test_split_ignores_listing_order(conv, tmp_path):
     make_voc(tmp_path / 'src', per_class=10)
-    samples = conv.collect_samples(tmp_path / 'src', progress=False).samples
-    reference = conv.split_samples(samples, 2, 5)
+    samples = neu.collect_samples(tmp_path / 'src', progress=False).samples
+    reference = neu.split_samples(samples, 2, 5)
     shuffled = list(reversed(samples))
-    again = conv.split_samples(shuffled, 2, 5)
+    again = neu.split_samples(shuffled, 2, 5)
     assert [[s.stem for s in part] for part in again] == [
         [s.stem for s in part] for part in reference]
 
@@ -283,11 +290,49 @@ def test_byte_identical_images_share_a_split(conv, tmp_path):
 
 def test_split_too_small_class_is_an_error(conv, tmp_path):
     make_voc(tmp_path / 'src', per_class=3)
-    with pytest.raises(conv.ConversionError, match='cannot put 4 images'):
+    with pytest.raises(ConversionError, match='cannot put 4 images'):
         conv.convert(tmp_path / 'src', tmp_path / 'out', test_per_class=4,
                      progress=False)
     assert not (tmp_path / 'out').exists()
 
+
+
+def test_val_per_class_carves_train_only(conv, tmp_path):
+    """val comes out of train, per file class; test.json is unchanged."""
+    files = make_voc(tmp_path / 'src', per_class=10)
+    twin_a, twin_b = files['patches_1'][0], files['patches_5'][0]
+    twin_b.write_bytes(twin_a.read_bytes())
+    conv.convert(tmp_path / 'src', tmp_path / 'plain', seed=2,
+                 test_per_class=2, progress=False)
+    manifest = conv.convert(tmp_path / 'src', tmp_path / 'val', seed=2,
+                            test_per_class=2, val_per_class=3,
+                            progress=False)
+    assert manifest['num_images'] == dict(train=30, val=18, test=12)
+    assert (tmp_path / 'val/annotations/test.json').read_bytes() == (
+        tmp_path / 'plain/annotations/test.json').read_bytes()
+    lists = {split: (tmp_path / 'val/splits' / f'{split}.txt').read_text(
+    ).split() for split in ('train', 'val', 'test')}
+    plain_train = (tmp_path / 'plain/splits/train.txt').read_text().split()
+    assert sorted(lists['train'] + lists['val']) == sorted(plain_train)
+    assert Counter(s.rsplit('_', 1)[0] for s in lists['val']) == {
+        c: 3 for c in CLASSES}
+    sides = {split for split, stems in lists.items()
+             for stem in ('patches_1', 'patches_5') if stem in stems}
+    assert len(sides) == 1  # byte-identical pair still together
+    val = load_json(tmp_path / 'val/annotations/val.json')
+    assert stems_of(val) == set(lists['val'])
+    assert val['info']['split'] == 'val'
+    # deterministic for a seed, different for another
+    samples = neu.collect_samples(tmp_path / 'src', progress=False).samples
+    train, _ = neu.split_samples(samples, 2, 2)
+    again = neu.carve_val(train, 3, 2)[1]
+    assert sorted(s.stem for s in again) == sorted(lists['val'])
+    assert neu.carve_val(train, 3, 3)[1] != again
+    with pytest.raises(ConversionError, match='cannot put 9 images in the '
+                       'val split'):
+        conv.convert(tmp_path / 'src', tmp_path / 'too_many',
+                     test_per_class=2, val_per_class=9, progress=False)
+    assert not (tmp_path / 'too_many').exists()
 
 # ------------------------------------------------------------ bad inputs --
 def _break_xml_syntax(files):
@@ -353,7 +398,7 @@ def test_bad_input_is_reported_and_nothing_written(conv, tmp_path, capsys,
     files = make_voc(tmp_path / 'src', per_class=3)
     bad_file, expected = breaker(files)
     out = tmp_path / 'out'
-    with pytest.raises(conv.ConversionError) as info:
+    with pytest.raises(ConversionError) as info:
         conv.convert(tmp_path / 'src', out, test_per_class=1,
                      progress=False)
     problems = info.value.problems
@@ -371,7 +416,7 @@ def test_bad_input_is_reported_and_nothing_written(conv, tmp_path, capsys,
 def test_all_problems_are_collected(conv, tmp_path):
     files = make_voc(tmp_path / 'src', per_class=3)
     expected = {breaker(files) for breaker in BREAKERS}
-    with pytest.raises(conv.ConversionError) as info:
+    with pytest.raises(ConversionError) as info:
         conv.convert(tmp_path / 'src', tmp_path / 'out', test_per_class=1,
                      progress=False)
     problems = info.value.problems
@@ -403,7 +448,7 @@ def test_fix_boxes_clips_and_drops(conv, tmp_path):
     assert len(notes) == 3
     assert sum('dropped' in w for w in notes) == 2
     # without --fix-boxes the same input is refused
-    with pytest.raises(conv.ConversionError):
+    with pytest.raises(ConversionError):
         conv.convert(tmp_path / 'src', tmp_path / 'out2', test_per_class=1,
                      progress=False)
 
@@ -412,7 +457,7 @@ def test_fix_boxes_never_keeps_an_empty_image(conv, tmp_path):
     files = make_voc(tmp_path / 'src', per_class=3)
     files['patches_1'][1].write_text(
         voc_xml('patches_1', [('patches', 8, 8, 6, 12)]))
-    with pytest.raises(conv.ConversionError, match='dropped every box'):
+    with pytest.raises(ConversionError, match='dropped every box'):
         conv.convert(tmp_path / 'src', tmp_path / 'out', test_per_class=1,
                      fix_boxes=True, progress=False)
 
@@ -424,7 +469,7 @@ def test_failed_rerun_keeps_previous_output(conv, tmp_path):
     before = {p.relative_to(out): p.read_bytes()
               for p in out.rglob('*') if p.is_file()}
     _corrupt_image(files)
-    with pytest.raises(conv.ConversionError):
+    with pytest.raises(ConversionError):
         conv.convert(tmp_path / 'src', out, seed=7, test_per_class=1,
                      progress=False)
     after = {p.relative_to(out): p.read_bytes()
@@ -445,7 +490,7 @@ def test_rerun_replaces_own_output_but_not_foreign_folder(conv, tmp_path):
     foreign = tmp_path / 'foreign'
     foreign.mkdir()
     (foreign / 'keep.txt').write_text('mine')
-    with pytest.raises(conv.ConversionError, match='not empty'):
+    with pytest.raises(ConversionError, match='not empty'):
         conv.convert(tmp_path / 'src', foreign, test_per_class=1,
                      progress=False)
     assert os.listdir(foreign) == ['keep.txt']
@@ -483,7 +528,7 @@ def test_cli_success_prints_summary(conv, tmp_path, capsys):
 
 def test_unknown_layout_is_explained(conv, tmp_path):
     (tmp_path / 'src' / 'stuff').mkdir(parents=True)
-    with pytest.raises(conv.ConversionError, match='unknown layout'):
+    with pytest.raises(ConversionError, match='unknown layout'):
         conv.convert(tmp_path / 'src', tmp_path / 'out', progress=False)
 
 
@@ -520,3 +565,25 @@ def test_real_neu_det(conv, neu_det_root, tmp_path):
     assert ['patches_101', 'patches_105'] in manifest['byte_identical_groups']
     assert (out / 'images' / 'scratches_300.jpg').resolve() == (
         neu_det_root / 'IMAGES' / 'scratches_300.jpg').resolve()
+
+
+def test_real_neu_det_val_per_class(conv, neu_det_root, tmp_path, capsys):
+    """--val-per-class 25: 1,350/150/300, test.json as in the default run."""
+    assert conv.main(['--src', str(neu_det_root), '--out',
+                      str(tmp_path / 'default'), '--no-progress']) == 0
+    assert conv.main(['--src', str(neu_det_root), '--out',
+                      str(tmp_path / 'val'), '--val-per-class', '25',
+                      '--no-progress']) == 0
+    assert '1350 train / 150 val / 300 test images' in capsys.readouterr(
+    ).out
+    cocos = {s: COCO(str(tmp_path / 'val' / 'annotations' / f'{s}.json'))
+             for s in ('train', 'val', 'test')}
+    for split, per_class in (('train', 225), ('val', 25), ('test', 50)):
+        files = [i['file_name'] for i in cocos[split].dataset['images']]
+        assert Counter(f.rsplit('_', 1)[0] for f in files) == {
+            c: per_class for c in CLASSES}
+    assert (tmp_path / 'val/annotations/test.json').read_bytes() == (
+        tmp_path / 'default/annotations/test.json').read_bytes()
+    assert sum(len(c.dataset['annotations']) for c in cocos.values()) == 4189
+    val_stems = set((tmp_path / 'val/splits/val.txt').read_text().split())
+    assert ('patches_101' in val_stems) == ('patches_105' in val_stems)
