@@ -19,6 +19,9 @@ line. Marks are darker (<= 60) or brighter (>= 200) than the background
 mark: COCO ``[x, y, w, h]`` with ``x = leftmost column`` and
 ``w = rightmost - leftmost + 1``.
 
+make_synthetic_yolo and make_synthetic_voc write the same images in the
+Ultralytics YOLO-txt and Pascal VOC layouts (for the converters' tests).
+
 Command line: ``python -m csdet.testing.synthetic --out work_dirs/synth``.
 """
 from __future__ import annotations
@@ -239,6 +242,107 @@ def make_synthetic_coco(out_dir: Union[str, Path],
         paths[name] = path
     return paths
 
+
+
+def _held_out_count(num_images: int, fraction: float) -> int:
+    """Images in the held-out split (the last ones), as make_synthetic_coco
+    counts its test split."""
+    return min(max(round(num_images * fraction), 1 if num_images >= 2 else 0),
+               num_images - 1)
+
+
+def make_synthetic_yolo(out_dir: Union[str, Path],
+                        num_images: int = 8,
+                        image_size: Union[int, Sequence[int]] = 96,
+                        classes: Sequence[str] = NEU_DET_CLASSES,
+                        seed: int = 0,
+                        max_objects: int = 3,
+                        val_fraction: float = 0.25) -> Path:
+    """Write the images of make_synthetic_coco (same arguments, same file
+    names; its test images form ``val``) in Ultralytics layout; tests only.
+
+    Layout: ``images/{train,val}/synthetic_NNNN.png``,
+    ``labels/{train,val}/synthetic_NNNN.txt`` (``class cx cy w h``,
+    normalised) and ``data.yaml`` (``path: .``, ``names`` as a list).
+    Returns the path of data.yaml.
+    """
+    import yaml  # only this writer needs it
+    if num_images < 1:
+        raise ValueError(f'num_images must be >= 1, got {num_images}')
+    out_dir = Path(out_dir)
+    num_val = _held_out_count(num_images, val_fraction)
+    for index in range(num_images):
+        split = 'val' if index >= num_images - num_val else 'train'
+        sample = render_synthetic_image(seed, index, image_size,
+                                        len(classes), max_objects)
+        height, width = sample.background.shape
+        stem = f'synthetic_{index:04d}'
+        for folder in ('images', 'labels'):
+            (out_dir / folder / split).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(out_dir / 'images' / split / f'{stem}.png'),
+                    sample.image)
+        lines = [f'{int(label)} {(x + w / 2) / width:.6f} '
+                 f'{(y + h / 2) / height:.6f} {w / width:.6f} '
+                 f'{h / height:.6f}\n'
+                 for label, (x, y, w, h) in zip(sample.labels,
+                                                sample.bboxes.tolist())]
+        (out_dir / 'labels' / split / f'{stem}.txt').write_text(
+            ''.join(lines))
+    data_yaml = out_dir / 'data.yaml'
+    data_yaml.write_text(yaml.safe_dump(dict(
+        path='.', train='images/train', val='images/val',
+        names=list(classes)), sort_keys=False))
+    return data_yaml
+
+
+def make_synthetic_voc(out_dir: Union[str, Path],
+                       num_images: int = 8,
+                       image_size: Union[int, Sequence[int]] = 96,
+                       classes: Sequence[str] = NEU_DET_CLASSES,
+                       seed: int = 0,
+                       max_objects: int = 3,
+                       test_fraction: float = 0.25,
+                       image_sets: bool = False) -> Path:
+    """Write the images of make_synthetic_coco (same arguments, same file
+    names) as Pascal VOC; tests only.
+
+    Layout: ``JPEGImages/synthetic_NNNN.png`` and ``Annotations/*.xml``
+    (1-based inclusive corners: ``xmin = x + 1``, ``xmax = x + w``); with
+    ``image_sets``, ``ImageSets/Main/{train,test}.txt`` holding
+    make_synthetic_coco's split. Returns ``out_dir``.
+    """
+    if num_images < 1:
+        raise ValueError(f'num_images must be >= 1, got {num_images}')
+    out_dir = Path(out_dir)
+    for folder in ('JPEGImages', 'Annotations'):
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+    num_test = _held_out_count(num_images, test_fraction)
+    stems: Dict[str, List[str]] = dict(train=[], test=[])
+    for index in range(num_images):
+        sample = render_synthetic_image(seed, index, image_size,
+                                        len(classes), max_objects)
+        height, width = sample.background.shape
+        stem = f'synthetic_{index:04d}'
+        stems['test' if index >= num_images - num_test else 'train'].append(
+            stem)
+        cv2.imwrite(str(out_dir / 'JPEGImages' / f'{stem}.png'), sample.image)
+        objects = ''.join(
+            f'<object><name>{classes[int(label)]}</name><difficult>0'
+            f'</difficult><bndbox><xmin>{x + 1}</xmin><ymin>{y + 1}</ymin>'
+            f'<xmax>{x + w}</xmax><ymax>{y + h}</ymax></bndbox></object>'
+            for label, (x, y, w, h) in zip(
+                sample.labels, sample.bboxes.astype(int).tolist()))
+        (out_dir / 'Annotations' / f'{stem}.xml').write_text(
+            f'<annotation><filename>{stem}.png</filename><size><width>'
+            f'{width}</width><height>{height}</height><depth>3</depth>'
+            f'</size>{objects}</annotation>\n')
+    if image_sets:
+        main = out_dir / 'ImageSets' / 'Main'
+        main.mkdir(parents=True, exist_ok=True)
+        for split, names in stems.items():
+            (main / f'{split}.txt').write_text(
+                ''.join(f'{name}\n' for name in names))
+    return out_dir
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(

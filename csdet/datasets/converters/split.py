@@ -35,6 +35,21 @@ def round_half_up(value: float) -> int:
     return int(math.floor(value + 0.5))
 
 
+def allocate(sizes: Sequence[int], total: int) -> List[int]:
+    """Share ``total`` (<= sum(sizes)) items among strata of ``sizes`` in
+    proportion (largest remainders; ties go to the earlier stratum)."""
+    available = sum(sizes)
+    if not 0 <= total <= available:
+        raise ValueError(f'cannot take {total} of {available} items')
+    ideal = [size * total / available if available else 0 for size in sizes]
+    counts = [int(math.floor(v)) for v in ideal]
+    order = sorted(range(len(sizes)),
+                   key=lambda i: (-(ideal[i] - counts[i]), i))
+    for index in order[:total - sum(counts)]:
+        counts[index] += 1
+    return counts
+
+
 def split_by_fractions(records: Sequence[ImageRecord],
                        test_fraction: float,
                        val_fraction: float = 0.0,
@@ -44,9 +59,11 @@ def split_by_fractions(records: Sequence[ImageRecord],
     """Split stratified by ``record.stratum`` (None = images without boxes,
     a stratum of their own) into ``train``, ``val``, ``test``.
 
-    Each stratum of n images gives round(n * test_fraction) images to test
-    and round(n * val_fraction) of the rest to val, chosen by an RNG seeded
-    with (seed, stratum). Strata come in ``strata_order``, then by name.
+    Of N images, round(N * test_fraction) go to test and round(N *
+    val_fraction) to val, shared among the strata in proportion to their
+    (remaining) size, see allocate(); within a stratum they are chosen by
+    an RNG seeded with (seed, stratum). Strata come in ``strata_order``,
+    then by name.
     Raises ValueError on fractions outside [0, 1) or summing to >= 1.
     """
     for name, value in (('test', test_fraction), ('val', val_fraction)):
@@ -63,13 +80,15 @@ def split_by_fractions(records: Sequence[ImageRecord],
     known = [s for s in strata_order if s in strata]
     order = known + sorted((s for s in strata if s not in known),
                            key=lambda s: (s is None, s or ''))
+    sizes = [len(strata[stratum]) for stratum in order]
+    total = sum(sizes)
+    test_counts = allocate(sizes, round_half_up(total * test_fraction))
+    val_counts = allocate([n - t for n, t in zip(sizes, test_counts)],
+                          round_half_up(total * val_fraction))
     parts: Dict[str, List[ImageRecord]] = dict(train=[], val=[], test=[])
-    for stratum in order:
+    for stratum, num_test, num_val in zip(order, test_counts, val_counts):
         members = strata[stratum]
         name = NEGATIVE if stratum is None else stratum
-        num_test = round_half_up(len(members) * test_fraction)
-        num_val = min(round_half_up(len(members) * val_fraction),
-                      len(members) - num_test)
         test, rest = take_quota([[r] for r in members], num_test,
                                 f'split:{seed}:{name}:test')
         val, train = take_quota([[r] for r in rest], num_val,
