@@ -15,6 +15,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import csdet  # noqa: F401  (registers modules and checkpoint safe globals)
+from csdet.engine.optimizers import amp_optim_wrapper_type
 from csdet.utils.runner_setup import (UserInputError, check_dataset_files,
                                       check_load_from, init_cpu_distributed,
                                       load_config, local_rank_env)
@@ -48,7 +49,8 @@ def main() -> int:
         cfg = load_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
         if args.amp:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.type = amp_optim_wrapper_type(
+                cfg.optim_wrapper.get('type'))
             cfg.optim_wrapper.loss_scale = 'dynamic'
         if args.resume == 'auto':
             cfg.resume, cfg.load_from = True, None
