@@ -101,7 +101,7 @@ def check_unique_names(records: Sequence[ImageRecord]) -> List[Problem]:
     problems = []
     seen: Dict[str, ImageRecord] = {}
     for record in records:
-        for key in {record.stem, record.image_path.name}:
+        for key in dict.fromkeys((record.image_path.name, record.stem)):
             other = seen.get(key)
             if other is not None and other is not record:
                 problems.append(Problem(
