@@ -43,6 +43,64 @@ def background_as_negative_costs(class_names: Sequence[str],
     return missed, false_alarm
 
 
+def image_decision_confusion(record: Dict[str, Any], labels: np.ndarray,
+                             keep: np.ndarray, num_classes: int,
+                             iou_thr: float) -> np.ndarray:
+    """(N+1) x (N+1) confusion counts of one image's decisions.
+
+    The detections where ``keep`` is True, labelled ``labels``, are matched
+    class-agnostically to the ground truth (:func:`.matching.greedy_match`):
+    a matched pair (true t, label k) counts in ``M[t, k]``, an unmatched
+    detection in ``M[N, k]`` (false alarm), an unmatched ground truth in
+    ``M[t, N]`` (miss); detections covering an ignored ground truth are
+    dropped.
+
+    Args:
+        record: a metric record (``scores``, ``bboxes``, ``gt_bboxes``,
+            ``gt_labels``, ``ignored_bboxes``; see :mod:`.base`).
+        labels: ``[D]`` decided labels in ``[0, N)`` of all detections.
+        keep: ``[D]`` bool, the detections that are decisions.
+        num_classes: N.
+        iou_thr: minimum IoU of a match.
+    """
+    confusion = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
+    labels = labels[keep]
+    assignment = greedy_match(record['scores'][keep], record['bboxes'][keep],
+                              record['gt_bboxes'], iou_thr,
+                              record['ignored_bboxes'])
+    matched = assignment >= 0
+    np.add.at(confusion,
+              (record['gt_labels'][assignment[matched]], labels[matched]), 1)
+    np.add.at(confusion, (num_classes, labels[assignment == -1]), 1)
+    gt_missed = np.ones(len(record['gt_labels']), dtype=bool)
+    gt_missed[assignment[matched]] = False
+    np.add.at(confusion, (record['gt_labels'][gt_missed], num_classes), 1)
+    return confusion
+
+
+def decision_metrics(confusion: np.ndarray, extended: np.ndarray,
+                     num_images: int) -> Dict[str, float]:
+    """The reported numbers of a confusion matrix M under the extended cost
+    matrix E (both (N+1) x (N+1), background last): ``total_cost`` =
+    ``sum M * E``, ``cost_per_image`` (NaN without images), its
+    misclassification / missed / false-alarm parts and the four counts."""
+    num_classes = len(confusion) - 1
+    weighted = confusion * extended
+    objects = slice(0, num_classes)
+    total = confusion_cost(confusion, extended)
+    return dict(
+        total_cost=total,
+        cost_per_image=total / num_images if num_images else float('nan'),
+        misclassification_cost=float(weighted[objects, objects].sum()),
+        missed_cost=float(weighted[objects, num_classes].sum()),
+        false_alarm_cost=float(weighted[num_classes, objects].sum()),
+        num_correct=int(np.trace(confusion[objects, objects])),
+        num_misclassified=int(confusion[objects, objects].sum() -
+                              np.trace(confusion[objects, objects])),
+        num_missed=int(confusion[objects, num_classes].sum()),
+        num_false_alarms=int(confusion[num_classes, objects].sum()))
+
+
 @METRICS.register_module()
 class DecisionCostMetric(CostSensitiveDetMetric):
     """Confusion matrix and total cost of the decisions at a threshold.
@@ -129,42 +187,18 @@ class DecisionCostMetric(CostSensitiveDetMetric):
             labels = self.decision_labels(record)
             keep = above_threshold(record['scores'], self.score_thr)
             num_relabelled += int((labels != record['labels'])[keep].sum())
-            labels = labels[keep]
-            assignment = greedy_match(record['scores'][keep],
-                                      record['bboxes'][keep],
-                                      record['gt_bboxes'], self.iou_thr,
-                                      record['ignored_bboxes'])
-            matched = assignment >= 0
-            np.add.at(confusion,
-                      (record['gt_labels'][assignment[matched]],
-                       labels[matched]), 1)
-            np.add.at(confusion, (num_classes, labels[assignment == -1]), 1)
-            gt_missed = np.ones(len(record['gt_labels']), dtype=bool)
-            gt_missed[assignment[matched]] = False
-            np.add.at(confusion, (record['gt_labels'][gt_missed],
-                                  num_classes), 1)
+            confusion += image_decision_confusion(record, labels, keep,
+                                                  num_classes, self.iou_thr)
         return confusion, num_relabelled
 
     def compute_metrics(self, results: List[Dict[str, Any]]) -> Dict[str,
                                                                       float]:
         class_names = self.class_names
-        num_classes = len(class_names)
         extended = self.extended_cost_matrix()
         confusion, num_relabelled = self.confusion_matrix(results)
         weighted = confusion * extended
-        objects = slice(0, num_classes)
-        total = confusion_cost(confusion, extended)
-        metrics = dict(
-            total_cost=total,
-            cost_per_image=total / len(results) if results else float('nan'),
-            misclassification_cost=float(weighted[objects, objects].sum()),
-            missed_cost=float(weighted[objects, num_classes].sum()),
-            false_alarm_cost=float(weighted[num_classes, objects].sum()),
-            num_correct=int(np.trace(confusion[objects, objects])),
-            num_misclassified=int(confusion[objects, objects].sum() -
-                                  np.trace(confusion[objects, objects])),
-            num_missed=int(confusion[objects, num_classes].sum()),
-            num_false_alarms=int(confusion[num_classes, objects].sum()))
+        metrics = decision_metrics(confusion, extended, len(results))
+        total = metrics['total_cost']
         if self.bayes_relabel:
             metrics['num_relabelled'] = num_relabelled
         names = list(class_names) + [BACKGROUND]
