@@ -3,7 +3,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from csdet.datasets.converters.voc import (find_image_sets, pair_files,
                                            read_pair, read_split_lists)
