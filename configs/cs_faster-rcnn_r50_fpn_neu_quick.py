@@ -1,22 +1,5 @@
-# Quick CPU run of configs/cs_faster-rcnn_r50_fpn_neu.py:
-# faster-rcnn_r50_fpn_neu_quick.py with that config's cost-sensitive loss
-# (the block below is cs_faster-rcnn_r50_fpn_neu.py's, eta included; tests/
-# test_configs/test_ssd_faster_rcnn_configs.py checks both that the quick
-# pair differs only in loss_cls and that this loss equals the full config's).
-#   python tools/train.py configs/cs_faster-rcnn_r50_fpn_neu_quick.py
+# Quick CPU run of CS-Faster R-CNN: faster-rcnn_r50_fpn_neu_quick.py with
+# the cost-sensitive RoI-head class loss.
 _base_ = './faster-rcnn_r50_fpn_neu_quick.py'
 
-model = dict(
-    roi_head=dict(
-        bbox_head=dict(
-            loss_cls=dict(
-                _delete_=True,
-                type='CostSensitiveLoss',
-                use_sigmoid=False,
-                loss_weight=1.0,
-                classes={{_base_.classes}},
-                positive_classes={{_base_.positive_classes}},
-                group={{_base_.cost_group}},
-                normalize={{_base_.cost_normalize}},
-                cost_weight={{_base_.cost_weight_ratio}},
-                eta=53.0))))
+model = dict(roi_head=dict(bbox_head=dict(loss_cls={{_base_.cs_loss_cls}})))

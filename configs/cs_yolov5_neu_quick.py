@@ -1,13 +1,6 @@
-# Quick CPU run of configs/cs_yolov5_neu.py: its cost-sensitive loss with
-# the short schedule of configs/yolov5_neu_quick.py (the block below is that
-# file's; tests/test_configs/test_yolov5_configs.py checks that the two
-# quick configs differ only in loss_cls).
+# Quick CPU run of CS-YOLOv5: configs/yolov5_neu_quick.py with the
+# cost-sensitive class loss (the `make demo` config).
 #   python tools/train.py configs/cs_yolov5_neu_quick.py
-_base_ = './cs_yolov5_neu.py'
+_base_ = './yolov5_neu_quick.py'
 
-max_epochs = 20
-model = dict(deepen_factor=0.33, widen_factor=0.25)  # yolov5n
-train_dataloader = dict(batch_size=16)
-optim_wrapper = dict(optimizer=dict(lr=0.01))
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-default_hooks = dict(checkpoint=dict(interval=max_epochs))
+model = dict(bbox_head=dict(loss_cls={{_base_.cs_loss_cls}}))

@@ -1,17 +1,16 @@
 # SSD300 (VGG16, from scratch) on NEU-DET with SSD's cross-entropy loss.
-# cs_ssd300_neu.py is this file with the cost-sensitive loss: the two differ
-# ONLY in model.bbox_head.loss_cls (tested). Data, evaluators and cost
-# settings come from configs/_base_/cost_neu.py and equal the YOLOv5
-# configs' (tested).
+# cs_ssd300_neu.py is this file with the cost-sensitive loss. Data,
+# evaluators and cost settings equal the YOLOv5 configs' (tested).
 #   python tools/train.py configs/ssd300_neu.py
 _base_ = [
     './_base_/models/ssd300.py',
-    './_base_/cost_neu.py',  # NEU-DET loaders + CocoMetric + cost metrics
+    './_base_/datasets/defect_coco.py',
+    './_base_/datasets/neu_det.py',
     './_base_/schedules/sgd_step_24e.py',
     './_base_/default_runtime.py',
 ]
 
-input_size = 300
+img_size = 300
 # Anchors. NEU-DET boxes, measured on all 4,189 boxes of the 200 x 200
 # images: sqrt(w*h) 11-200 px (1% 21, 10% 32, median 70, 90% 124, 95%
 # 152), aspect h/w 0.06-20 (20% above 3, 6% below 1/3). At 300 px that is
@@ -21,10 +20,7 @@ input_size = 300
 # 41.8% vs 30.8%). Adding the 1:3 / 3:1 ratios on every level gained
 # nothing (91.2%), so SSD's own ratios stay.
 model = dict(
-    bbox_head=dict(
-        num_classes=6,
-        anchor_generator=dict(
-            input_size=input_size, basesize_ratio_range=(0.2, 0.9))))
+    bbox_head=dict(anchor_generator=dict(basesize_ratio_range=(0.2, 0.9))))
 
 # SSD's augmentation, adapted: Expand only up to 2x (NEU-DET has no tiny
 # objects: 4x would shrink the median box to ~17 px), and only brightness /
@@ -39,7 +35,7 @@ train_pipeline = [
          ratio_range=(1, 2)),
     dict(type='MinIoURandomCrop', min_ious=(0.1, 0.3, 0.5, 0.7, 0.9),
          min_crop_size=0.3),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=32,
          contrast_range=(0.5, 1.5), saturation_range=(1.0, 1.0),
@@ -50,10 +46,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', color_type='color',
          backend_args=backend_args),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    # After Resize: the ground truth stays in original pixels (evaluators).
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
+    dict(type='PackDetInputs', meta_keys=meta_keys + ('instances', )),
 ]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

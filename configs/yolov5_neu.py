@@ -6,10 +6,11 @@
 # (no lr change needed: see configs/_base_/schedules/yolov5_cosine_90e.py)
 _base_ = [
     './_base_/models/yolov5s.py',
-    './_base_/datasets/neu_det_yolov5.py',
+    './_base_/datasets/defect_coco_yolov5.py',
+    './_base_/datasets/neu_det.py',
     './_base_/schedules/yolov5_cosine_90e.py',
     './_base_/default_runtime.py',
 ]
 
-# Six classes; imgsz is the training size (objectness gain (192/640)^2).
-model = dict(bbox_head=dict(num_classes=6, imgsz=192))
+img_size = 192  # the paper trains NEU-DET at 192 px
+train_dataloader = dict(batch_size=230)  # the paper's NEU-DET batch

@@ -16,6 +16,9 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
+from csdet.utils.config import (ConfigSettingError, innermost_dataset,
+                                load_resolved)
+
 
 class UserInputError(RuntimeError):
     """Bad command-line input or missing files; the message says the fix."""
@@ -35,13 +38,19 @@ def init_weights_quietly(model: torch.nn.Module) -> None:
 
 def load_config(config_path: str, cfg_options: dict | None = None,
                 work_dir: str | None = None, launcher: str = 'none') -> Config:
-    """Load a config, apply overrides and pick the work dir and DDP backend."""
+    """Load a config, apply overrides, resolve its top-level settings
+    (:mod:`csdet.utils.config`) and pick the work dir and DDP backend.
+
+    Raises:
+        UserInputError: missing config file or an inconsistent setting.
+    """
     if not osp.isfile(config_path):
         raise UserInputError(f'config file not found: {config_path}')
-    cfg = Config.fromfile(config_path)
+    try:
+        cfg = load_resolved(config_path, cfg_options)
+    except ConfigSettingError as error:
+        raise UserInputError(f'{config_path}: {error}') from None
     cfg.launcher = launcher
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -74,19 +83,18 @@ def check_dataset_files(cfg: Config, splits=('train', 'val', 'test')) -> None:
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
-        dataset = loader['dataset']
-        while 'dataset' in dataset:  # wrappers such as MultiImageMixDataset
-            dataset = dataset['dataset']
+        dataset = innermost_dataset(loader)
         ann_file = dataset.get('ann_file')
         if not ann_file:
             continue
         full = osp.join(dataset.get('data_root') or '', ann_file)
         if not osp.isfile(full):
             raise UserInputError(
-                f'{split} annotation file not found: {full}. Prepare NEU-DET '
-                'with: python tools/dataset_converters/neu_det.py --src '
-                '../shared/datasets/NEU-DET --out data/NEU-DET (or set '
-                'data_root with --cfg-options).')
+                f'{split} annotation file not found: {full}. Convert the '
+                'dataset first (NEU-DET: python tools/dataset_converters/'
+                'neu_det.py --src path/to/NEU-DET --out data/NEU-DET; your '
+                'own: yolo2coco.py / voc2coco.py there) or point data_root '
+                'at it (--cfg-options data_root=...).')
 
 
 def check_load_from(cfg: Config) -> None:

@@ -3,15 +3,17 @@
 # as the RoI box head. CSShared2FCBBoxHead = Shared2FCBBoxHead (same layers
 # and losses) + the cost-sensitive loss logged in two parts + pred_instances
 # .cls_probs at test time. The RPN keeps its own sigmoid objectness loss.
-# COCO defaults are kept here (80 classes); dataset configs set num_classes,
-# anchors and input size (see configs/faster-rcnn_r50_fpn_neu.py).
+# COCO defaults are kept here (80 classes; num_classes follows the config's
+# classes); detector configs set anchors and input size (see
+# configs/faster-rcnn_r50_fpn_neu.py).
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
-# RoI-head class loss: softmax over N + 1 columns (background last). The
-# cost-sensitive configs override ONLY this entry, in their own file:
-#   model = dict(roi_head=dict(bbox_head=dict(loss_cls=dict(
-#       _delete_=True, type='CostSensitiveLoss', use_sigmoid=False, ...))))
+# RoI-head class loss: softmax over N + 1 columns (background last).
 loss_cls = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
+# The cost-sensitive twin; eta 53 gives the cost term the same pull on the
+# class logits at init as CS-YOLOv5's (docs/method.md).
+cs_loss_cls = dict(type='CostSensitiveLoss', use_sigmoid=False,
+                   loss_weight=1.0, eta=53.0)
 
 model = dict(
     backbone=dict(

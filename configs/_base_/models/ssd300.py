@@ -3,21 +3,25 @@
 # CSSSDHead in place of SSDHead. CSSSDHead = SSDHead (same anchors, 3:1
 # hard-negative mining, same losses: tested bit-for-bit) + a loss_cls taken
 # from the config + pred_instances.cls_probs at test time.
-# COCO defaults are kept here (80 classes); dataset configs set num_classes,
-# anchors and input size (see configs/ssd300_neu.py).
+# COCO defaults are kept here (80 classes; num_classes follows the config's
+# classes); detector configs set anchors and input size (see configs/ssd300_neu.py).
 _base_ = 'mmdet::_base_/models/ssd300.py'
 
-# Class loss. The plain configs keep SSD's cross-entropy; cost-sensitive
-# configs override ONLY this entry, in their own file:
-#   model = dict(bbox_head=dict(loss_cls=dict(
-#       _delete_=True, type='CostSensitiveLoss', use_sigmoid=False, ...)))
-# CSSSDHead always asks the loss for per-anchor values
-# (reduction_override='none') and reduces them itself.
+# Class loss: SSD's cross-entropy. CSSSDHead always asks the loss for
+# per-anchor values (reduction_override='none') and reduces them itself.
 loss_cls = dict(
     type='CrossEntropyLoss',
     use_sigmoid=False,
     reduction='none',
     loss_weight=1.0)
+# The cost-sensitive twin (softmax form); eta 7.7 gives the cost term the
+# same pull on the class logits at init as CS-YOLOv5's (docs/method.md).
+cs_loss_cls = dict(
+    type='CostSensitiveLoss',
+    use_sigmoid=False,
+    reduction='none',
+    loss_weight=1.0,
+    eta=7.7)
 
 model = dict(
     # mmdet's SSD300 feeds caffe-style inputs (mean-subtracted, std 1) to

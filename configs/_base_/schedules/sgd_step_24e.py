@@ -28,3 +28,12 @@ optim_wrapper = dict(
 # The lr in each detector config is already set for its batch size;
 # mmengine's automatic scaling stays off.
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+# The *_quick configs' CPU budget: one epoch, a 50-iteration linear warmup
+# and a cosine decay (train_cfg max_epochs=1 in those configs).
+quick_param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+         end=50),
+    dict(type='CosineAnnealingLR', eta_min_ratio=0.01, begin=0, end=1,
+         by_epoch=True, convert_to_iter_based=True),
+]
