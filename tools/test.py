@@ -17,6 +17,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import csdet  # noqa: F401  (registers modules and checkpoint safe globals)
+from csdet.datasets.check import check_config_datasets, enable_skip_bad
 from csdet.utils.runner_setup import (UserInputError, check_dataset_files,
                                       init_cpu_distributed, load_config,
                                       local_rank_env, resolve_checkpoint)
@@ -32,6 +33,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='draw predictions into this '
                         'folder (relative to the work dir\'s timestamp dir)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='leave out the images the dataset check finds '
+                        'bad (undecodable, bad boxes) instead of stopping')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -70,6 +74,9 @@ def main() -> int:
                           args.launcher)
         cfg.load_from = resolve_checkpoint(args.checkpoint)
         check_dataset_files(cfg, splits=('test', ))
+        if args.skip_bad:
+            enable_skip_bad(cfg, splits=('test', ))
+        check_config_datasets(cfg, splits=('test', ), skip_bad=args.skip_bad)
         add_outputs(cfg, args)
     except UserInputError as exc:
         print(f'error: {exc}', file=sys.stderr)

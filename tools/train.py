@@ -15,6 +15,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import csdet  # noqa: F401  (registers modules and checkpoint safe globals)
+from csdet.datasets.check import check_config_datasets, enable_skip_bad
 from csdet.engine.optimizers import amp_optim_wrapper_type
 from csdet.utils.runner_setup import (UserInputError, check_dataset_files,
                                       check_load_from, init_cpu_distributed,
@@ -35,6 +36,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config fields, e.g. '
                         'train_dataloader.batch_size=16')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='leave out the images the dataset check finds '
+                        'bad (undecodable, bad boxes) instead of stopping')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm'],
                         help='job launcher for distributed training')
@@ -57,6 +61,10 @@ def main() -> int:
         elif args.resume is not None:
             cfg.resume, cfg.load_from = True, args.resume
         check_dataset_files(cfg)
+        if args.skip_bad:
+            enable_skip_bad(cfg, splits=('train', 'val'))
+        check_config_datasets(cfg, splits=('train', 'val'),
+                              skip_bad=args.skip_bad)
         check_load_from(cfg)
     except UserInputError as exc:
         print(f'error: {exc}', file=sys.stderr)

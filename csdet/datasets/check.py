@@ -472,14 +472,15 @@ def check_coco_dataset(ann_file: str, img_dir: str,
 
 
 def bad_images_for(ann_file: str, img_dir: str) -> Set[str]:
-    """Paths ``osp.join(img_dir, file_name)`` of the images that
-    ``--skip-bad`` leaves out, as CocoDataset spells ``img_path``.
+    """The ``file_name`` values (as the annotation file spells them) of the
+    images that ``--skip-bad`` leaves out.
 
-    Reads the cached check (run by tools/train.py before the Runner is
-    built); checks the dataset, without a progress bar, if not cached.
+    Reads the cached check (tools/train.py and tools/test.py run it before
+    the Runner is built); checks the dataset, without a progress bar, when
+    it is not cached.
     """
-    report = check_coco_dataset(ann_file, img_dir, progress=False)
-    return {osp.join(img_dir, name) for name in report.bad_file_names}
+    return set(check_coco_dataset(ann_file, img_dir,
+                                  progress=False).bad_file_names)
 
 
 # --------------------------------------------------------------- config --
@@ -607,12 +608,65 @@ def check_config_datasets(cfg: Config,
     return [report for _, report in reports]
 
 
+def _coco_metrics(cfg: Config, split: str) -> List[dict]:
+    """The split's CocoMetric configs (and subclasses') that read an
+    annotation file."""
+    from mmdet.evaluation import CocoMetric
+    from mmdet.registry import METRICS
+    evaluator = cfg.get(f'{split}_evaluator')
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        evaluator = evaluator['metrics']
+    nodes = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+    found = []
+    for node in nodes:
+        if not isinstance(node, dict) or not node.get('ann_file'):
+            continue
+        cls = node.get('type')
+        cls = METRICS.get(cls) if isinstance(cls, str) else cls
+        if isinstance(cls, type) and issubclass(cls, CocoMetric):
+            found.append(node)
+    return found
+
+
+def _packs_instances(cfg: Config, split: str) -> bool:
+    """Whether the split's pipeline passes the dataset's ``instances`` to
+    the metrics (PackDetInputs meta_keys)."""
+    pipeline = cfg[f'{split}_dataloader']['dataset'].get('pipeline') or []
+    return any(isinstance(step, dict)
+               and str(step.get('type', '')).endswith('PackDetInputs')
+               and 'instances' in (step.get('meta_keys') or ())
+               for step in pipeline)
+
+
+def _evaluate_kept_images(cfg: Config, split: str) -> None:
+    """Make the split's COCO metrics read the ground truth of the images
+    the dataset keeps: with ``ann_file`` they would evaluate every image of
+    the file and count the left-out images' boxes as missed."""
+    metrics = _coco_metrics(cfg, split)
+    if metrics and not _packs_instances(cfg, split):
+        raise UserInputError(
+            f'--skip-bad on the {split} split: its CocoMetric reads '
+            f'{metrics[0]["ann_file"]}, so the boxes of the left-out images '
+            "would count as missed. Add 'instances' to PackDetInputs' "
+            f'meta_keys in the {split} pipeline (the metric then reads the '
+            'kept images\' boxes from the dataset), or fix the files and run '
+            'without --skip-bad.')
+    for metric in metrics:
+        print_log(f'--skip-bad: the {split} CocoMetric evaluates the kept '
+                  f'images (ground truth from the dataset, not '
+                  f'{metric.pop("ann_file")})', logger='current')
+
+
 def enable_skip_bad(cfg: Config, splits: Sequence[str]) -> None:
-    """Set ``skip_bad=True`` on the innermost datasets of ``splits``.
+    """Set ``skip_bad=True`` on the innermost datasets of ``splits``, and
+    make their COCO metrics evaluate the kept images only.
 
     Raises:
         UserInputError: when a dataset's type does not accept ``skip_bad``
-            (e.g. plain CocoDataset), naming the split and the type.
+            (e.g. plain CocoDataset), or a split's CocoMetric reads an
+            annotation file while its pipeline does not pass the dataset's
+            ``instances`` on (the metric would count left-out boxes as
+            missed); the message names the split and the fix.
     """
     for split in splits:
         for dataset in split_datasets(cfg, split):
@@ -628,3 +682,5 @@ def enable_skip_bad(cfg: Config, splits: Sequence[str]) -> None:
                     'NEUDETDataset) in the config, or fix the files the '
                     'dataset check lists and run without --skip-bad.')
             dataset['skip_bad'] = True
+        if split_datasets(cfg, split):
+            _evaluate_kept_images(cfg, split)
