@@ -7,9 +7,10 @@
         --submit
 
 Every run is an ordinary ``tools/train.py`` + ``tools/test.py`` call with
-``--cfg-options``; its command lines are in ``<run dir>/cmd.sh``. A finished
-run is never redone, a killed sweep continues where it stopped and a failed
-run does not stop the others. See projects/cs_yolov5/README.md.
+``--cfg-options`` (the cost setting as ``cost.*`` keys); its command lines
+are in ``<run dir>/cmd.sh``. A finished run is never redone, a killed sweep
+continues where it stopped and a failed run does not stop the others. See
+projects/cs_yolov5/README.md.
 """
 from __future__ import annotations
 
@@ -70,12 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                       choices=list(DETECTORS), help='detectors: which')
     plan.add_argument('--positive-classes', nargs='+',
                       help="fixed positive classes (default: the CS "
-                      "config's loss_cls.positive_classes, the paper's)")
-    plan.add_argument('--classes', nargs='+', help='class names in dataset '
-                      'order (default: read from the configs)')
+                      "config's cost.positive_classes, the paper's)")
     plan.add_argument('--cfg-options', nargs='+', default=[],
                       metavar='KEY=VALUE', help='passed to every train and '
-                      'test call, e.g. data_root=/data/NEU-DET/')
+                      'test call and used when the configs are read, e.g. '
+                      'data_root=/data/NEU-DET/; may not change what the '
+                      'sweep sets (cost.group, cost.ratio, ...)')
     run = parser.add_argument_group('how to run')
     run.add_argument('--workers', type=int, default=1,
                      help='parallel runs on this machine (default 1)')
@@ -130,7 +131,6 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
         batch_sizes=args.batch_sizes,
         detectors=args.detectors,
         positive_classes=args.positive_classes,
-        classes=args.classes,
         extra_options=parse_option_strings(args.cfg_options))
 
 
@@ -159,8 +159,6 @@ def task_command(args: argparse.Namespace) -> List[str]:
     command += ['--detectors', *args.detectors]
     if args.positive_classes:
         command += ['--positive-classes', *args.positive_classes]
-    if args.classes:
-        command += ['--classes', *args.classes]
     if args.cfg_options:
         command += ['--cfg-options', *args.cfg_options]
     if args.train_cmd:

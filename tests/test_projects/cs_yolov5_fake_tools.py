@@ -11,6 +11,7 @@ test_metrics.json with the real metric names). Metric values follow fixed
 formulas of the cost spec so that tests can check the numbers:
 
     cost_x1e3     = (0.5 if CS config else 4.0) * (1 + 0.1 * group index)
+                    (group: the cost.group option, default a)
     label_cost    = cost_x1e3 * 2e-3, halved with bayes_relabel
     decision cost = 10 * cost_x1e3, times 0.8 with bayes_relabel
 
@@ -91,9 +92,7 @@ def test(config, checkpoint, options, flags):
     if not (Path(checkpoint) / 'last_checkpoint').is_file():
         print(f'checkpoint not found: {checkpoint}', file=sys.stderr)
         return 2
-    group = next((v for k, v in options.items()
-                  if k.startswith('test_evaluator') and k.endswith('.group')),
-                 'a')
+    group = options.get('cost.group', 'a')
     bayes = any(k.endswith('.bayes_relabel') and v == 'True'
                 for k, v in options.items())
     cs = Path(config).name.startswith('cs_')

@@ -3,8 +3,8 @@
 The library's tools are replaced by tests/test_projects/
 cs_yolov5_fake_tools.py (same command line, same output files, metric
 values from fixed formulas), and the configs by small stand-ins with the
-same structure (loss location, evaluator list), so every test runs in
-about a second.
+same structure (top-level classes and cost, class loss where each detector
+keeps it, evaluator list), so most tests run in about a second.
 """
 import json
 import math
@@ -28,22 +28,29 @@ CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
 PAPER_POSITIVES = ('patches', 'pitted_surface', 'inclusion', 'scratches')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
+# r = cost_weight / loss_weight = 1 (the CS loss has loss_weight 0.5)
 COMMON = f"""
 classes = {CLASSES!r}
-positives = {PAPER_POSITIVES!r}
-train_dataloader = dict(batch_size=16,
-                        dataset=dict(type='X', metainfo=dict(classes=classes)))
+cost = dict(positive_classes={list(PAPER_POSITIVES)!r},
+            coefficients=(200, 20, 2, 1), ratio=1.0)
+train_dataloader = dict(batch_size=16, dataset=dict(type='X'))
 test_dataloader = train_dataloader
 train_cfg = dict(max_epochs=2)
 test_evaluator = [
     dict(type='mmdet.CocoMetric'),
-    dict(type='CostMetric', positive_classes=positives, group='a'),
+    dict(type='CostMetric'),
     dict(type='F1Metric'),
-    dict(type='DecisionCostMetric', positive_classes=positives,
-         coefficients=(200, 20, 2, 1)),
+    dict(type='DecisionCostMetric'),
 ]
 val_evaluator = test_evaluator
 """
+# Where the stand-in configs put each detector's class loss (as the real
+# configs do); the sweep itself does not know these places.
+LOSS_KEYS = {
+    'yolov5': 'model.bbox_head.loss_cls',
+    'ssd': 'model.bbox_head.loss_cls',
+    'faster_rcnn': 'model.roi_head.bbox_head.loss_cls',
+}
 
 
 def loss_config(loss_key: str, loss: str) -> str:
@@ -59,10 +66,7 @@ def _nest(parts, leaf):
 
 
 PLAIN_LOSS = "dict(type='mmdet.CrossEntropyLoss', loss_weight=0.5)"
-CS_LOSS = ("dict(type='CostSensitiveLoss', loss_weight=0.5, "
-           "cost_weight=0.5, classes={{_base_.classes}}, "
-           "positive_classes={{_base_.positives}}, "
-           "coefficients=(200, 20, 2, 1))")
+CS_LOSS = "dict(type='CostSensitiveLoss', loss_weight=0.5)"
 
 
 @pytest.fixture()
@@ -71,13 +75,13 @@ def config_dir(tmp_path):
     folder = tmp_path / 'configs'
     folder.mkdir()
     (folder / '_common.py').write_text(COMMON)
-    for detector in experiments.DETECTORS.values():
+    for key, detector in experiments.DETECTORS.items():
         stem = detector.base_config[:-3]
         for suffix in ('', '_quick'):
             (folder / f'{stem}{suffix}.py').write_text(
-                loss_config(detector.loss_key, PLAIN_LOSS))
+                loss_config(LOSS_KEYS[key], PLAIN_LOSS))
             (folder / f'cs_{stem}{suffix}.py').write_text(
-                loss_config(detector.loss_key, CS_LOSS))
+                loss_config(LOSS_KEYS[key], CS_LOSS))
     return folder
 
 
@@ -139,32 +143,28 @@ def test_plan_risk_groups(config_dir):
     # the plain model is evaluated under every group, with and without the
     # post-hoc Bayes relabelling; the training options carry no cost spec
     run = plain[0]
-    assert not any('loss_cls' in key for key in run.train_options)
+    assert not any(key.startswith('cost.') for key in run.train_options)
     assert [(e.setting.key, e.bayes_relabel) for e in run.evaluations] == [
         (g, b) for g in 'abcd' for b in (False, True)]
+    # the cost spec is set once, in the top-level cost dict; the config's
+    # cost.coefficients are cleared so they cannot mix with the group
     group_c_bayes = run.evaluations[5].options
-    assert group_c_bayes['test_evaluator.1.group'] == 'c'
-    assert group_c_bayes['test_evaluator.3.group'] == 'c'
-    assert 'test_evaluator.0.group' not in group_c_bayes  # CocoMetric
-    # the config's coefficients on the DecisionCostMetric are cleared
-    assert group_c_bayes['test_evaluator.3.coefficients'] is None
-    assert 'test_evaluator.1.coefficients' not in group_c_bayes
-    assert {k for k, v in group_c_bayes.items()
-            if k.endswith('bayes_relabel')} == {
-                f'test_evaluator.{i}.bayes_relabel' for i in (1, 2, 3)}
-    # CS runs: loss and evaluators get the group's spec
+    assert group_c_bayes == {
+        'cost.positive_classes': list(PAPER_POSITIVES), 'cost.group': 'c',
+        'cost.coefficients': None,
+        # bayes_relabel on csdet's metrics, not on CocoMetric (index 0)
+        **{f'test_evaluator.{i}.bayes_relabel': True for i in (1, 2, 3)}}
+    # CS runs: the group's spec, by cost.* keys only
     run = next(r for r in cs if r.name == 'yolov5-cs-gb-p1235-bs230-seed1')
-    loss = 'model.bbox_head.loss_cls'
-    assert run.train_options[f'{loss}.group'] == 'b'
-    assert run.train_options[f'{loss}.positive_classes'] == list(
-        PAPER_POSITIVES)
-    assert run.train_options[f'{loss}.coefficients'] is None
-    assert run.train_options['val_evaluator.1.group'] == 'b'
-    # the config's own cost_weight 0.5 / loss_weight 0.5: r = 1, recorded
-    assert 'model.bbox_head.loss_cls.cost_weight' not in run.train_options
+    assert {k: v for k, v in run.train_options.items()
+            if not k.startswith(('randomness', 'train_'))} == {
+                'cost.positive_classes': list(PAPER_POSITIVES),
+                'cost.group': 'b', 'cost.coefficients': None}
+    # the config's own ratio (cost.ratio = 1) adds no option; recorded
+    # with the loss's cost_weight = r * loss_weight = 0.5
     assert (run.cost_weight, run.weight_ratio) == (0.5, 1.0)
     assert [e.name for e in run.evaluations] == ['gb-p1235']
-    assert run.evaluations[0].options['test_evaluator.2.group'] == 'b'
+    assert run.evaluations[0].options['cost.group'] == 'b'
 
 
 def test_plan_weight_ratios_are_exact(config_dir):
@@ -172,23 +172,23 @@ def test_plan_weight_ratios_are_exact(config_dir):
     assert [s.weight_ratio for s in plan.settings] == [
         0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
     cs = [r for r in plan.runs if r.cost_sensitive]
-    key = 'model.bbox_head.loss_cls.cost_weight'
-    # cost_weight = r * loss_weight (0.5 in the config), exactly; the
-    # fixture config's own r = 1 (cost_weight 0.5) sets nothing and is named
-    # like the default run, so risk-groups' group a training serves it
+    key = 'cost.ratio'
+    # r is set as cost.ratio; the fixture config's own r = 1 sets nothing
+    # and is named like the default run, so risk-groups' group a training
+    # serves it
     assert [r.train_options.get(key) for r in cs] == [
-        0.0, 0.125, 0.25, 0.375, None, 0.625, 0.75]
+        0.0, 0.25, 0.5, 0.75, None, 1.25, 1.5]
+    # recorded cost_weight = r * loss_weight (0.5 in the config), exactly
     assert [r.cost_weight for r in cs] == [
         0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75]
     assert [r.weight_ratio for r in cs] == [s.weight_ratio
                                             for s in plan.settings]
     assert cs[4].name == 'yolov5-cs-ga-p1235-seed0'
-    assert all(r.train_options['model.bbox_head.loss_cls.group'] == 'a'
-               for r in cs)
+    assert all(r.train_options['cost.group'] == 'a' for r in cs)
     # rendered for the command line and parsed back by mmengine's DictAction
-    args = experiments.options_to_args({key: 0.375})
-    assert args == [f'{key}=0.375']
-    assert experiments.parse_option_strings(args) == {key: 0.375}
+    args = experiments.options_to_args({key: 0.75})
+    assert args == [f'{key}=0.75']
+    assert experiments.parse_option_strings(args) == {key: 0.75}
     # plain YOLOv5 once, as the reference under group a
     plain = [r for r in plan.runs if not r.cost_sensitive]
     assert len(plain) == 1
@@ -249,14 +249,14 @@ def test_plan_batch_size_and_detectors(config_dir):
     by_name = {r.name: r for r in plan.runs}
     frcnn = by_name['faster_rcnn-cs-ga-p1235-seed0']
     assert frcnn.config.endswith('/cs_faster-rcnn_r50_fpn_neu.py')
-    assert frcnn.train_options[
-        'model.roi_head.bbox_head.loss_cls.group'] == 'a'
-    assert not any(k.startswith('model.bbox_head') for k in
-                   frcnn.train_options)
+    assert frcnn.train_options['cost.group'] == 'a'
+    assert not any(k.startswith('model.') for k in frcnn.train_options)
+    # its loss, under roi_head, was found: cost_weight = 1.0 * 0.5
+    assert (frcnn.cost_weight, frcnn.weight_ratio) == (0.5, 1.0)
     # SSD / Faster R-CNN keep their own schedules in the paper profile
     assert 'train_cfg.max_epochs' not in frcnn.train_options
     ssd = by_name['ssd-cs-ga-p1235-seed0']
-    assert ssd.train_options['model.bbox_head.loss_cls.group'] == 'a'
+    assert ssd.train_options['cost.group'] == 'a'
     assert sorted(by_name) == sorted([
         'yolov5-plain-bs230-seed0', 'ssd-plain-seed0',
         'faster_rcnn-plain-seed0', 'yolov5-cs-ga-p1235-bs230-seed0',
@@ -288,12 +288,103 @@ def test_plan_errors_name_the_fix(config_dir, tmp_path):
         make_plan('risk-groups', tmp_path / 'nowhere')
     with pytest.raises(ValueError, match='unknown group'):
         make_plan('risk-groups', config_dir, groups=('e', ))
+    plain = config_dir / 'yolov5_neu_quick.py'
+    plain.write_text(plain.read_text() + "classes = ('crazing', 'other')\n")
+    with pytest.raises(ValueError, match="'other'.*one dataset"):
+        make_plan('risk-groups', config_dir)
     (config_dir / 'cs_yolov5_neu_quick.py').write_text(
-        loss_config('model.bbox_head.loss_cls', PLAIN_LOSS))
+        loss_config(LOSS_KEYS['yolov5'], PLAIN_LOSS))
     with pytest.raises(ValueError, match='not a CostSensitiveLoss'):
         make_plan('risk-groups', config_dir)
     assert sweep.main(['risk-groups', '--profile', 'quick', '--base-config',
                        str(config_dir / 'yolov5_neu.py'), '--dry-run']) == 2
+
+
+def resolved(config, options):
+    """The config as tools/train.py and tools/test.py load it, given
+    ``options`` through the command line (rendered and parsed back)."""
+    from csdet.utils.config import load_resolved
+    parsed = experiments.parse_option_strings(
+        experiments.options_to_args(options))
+    return load_resolved(config, parsed)
+
+
+def test_planned_options_reach_loss_and_metrics(config_dir):
+    plan = make_plan('weight-ratio', config_dir, ratios=(0.25, ))
+    plain, cs = plan.runs
+    cfg = resolved(cs.config, cs.train_options)
+    loss = cfg.model.bbox_head.loss_cls
+    assert loss.group == 'a'
+    assert loss.positive_classes == list(PAPER_POSITIVES)
+    assert loss.coefficients is None and loss.classes == list(CLASSES)
+    assert loss.cost_weight == cs.cost_weight == 0.125  # 0.25 * 0.5
+    # validation during training scores the run's own spec
+    assert [m.get('group') for m in cfg.val_evaluator] == [None, 'a', 'a',
+                                                           'a']
+    cfg = resolved(plain.config, plain.evaluations[1].options)
+    assert [(m.get('group'), m.get('bayes_relabel'))
+            for m in cfg.test_evaluator] == [(None, None)] + [('a', True)] * 3
+    # Faster R-CNN keeps its loss under roi_head; cost.* reaches it too
+    plan = make_plan('detectors', config_dir, detectors=('faster_rcnn', ))
+    cs = plan.runs[1]
+    cfg = resolved(cs.config, cs.train_options)
+    assert cfg.model.roi_head.bbox_head.loss_cls.group == 'a'
+    assert cfg.model.roi_head.bbox_head.loss_cls.cost_weight == 0.5
+
+
+def test_cfg_options_are_read_and_may_not_override_the_sweep(config_dir):
+    # read when inspecting the configs: the ratio and positives they set
+    plan = make_plan('risk-groups', config_dir, groups=('a', ),
+                     extra_options={'cost.ratio': 0.5,
+                                    'cost.normalize': 'sum'})
+    cs = plan.runs[1]
+    assert (cs.weight_ratio, cs.cost_weight) == (0.5, 0.25)
+    assert cs.train_options['cost.normalize'] == 'sum'
+    assert all(e.options['cost.normalize'] == 'sum'
+               for r in plan.runs for e in r.evaluations)
+    plan = make_plan('risk-groups', config_dir, groups=('a', ),
+                     extra_options={'cost.positive_classes': ['crazing']})
+    assert plan.positive_classes == ('crazing', )
+    # a value the sweep varies is refused, not silently overridden
+    with pytest.raises(ValueError, match='cost.group=b contradicts'):
+        make_plan('risk-groups', config_dir, groups=('a', ),
+                  extra_options={'cost.group': 'b',
+                                 'cost.coefficients': None})
+    with pytest.raises(ValueError, match='cost.ratio=0.5 contradicts'):
+        make_plan('weight-ratio', config_dir, ratios=(0.5, 1.0),
+                  extra_options={'cost.ratio': 0.5})
+    with pytest.raises(ValueError, match='randomness.seed=3 contradicts'):
+        make_plan('risk-groups', config_dir,
+                  extra_options={'randomness.seed': 3})
+
+
+def test_plan_with_the_repository_configs():
+    """The default configs: classes from the dataset, the paper's
+    positives and r = 0.75 from configs/_base_/datasets/neu_det.py."""
+    options = experiments.PlanOptions(profile='quick')
+    plan = experiments.plan_experiment('detectors', options)
+    assert plan.classes == CLASSES
+    assert set(plan.positive_classes) == set(PAPER_POSITIVES)
+    cs = {r.detector: r for r in plan.runs if r.cost_sensitive}
+    assert sorted(r.name for r in cs.values()) == [
+        'faster_rcnn-cs-ga-p1235-seed0', 'ssd-cs-ga-p1235-seed0',
+        'yolov5-cs-ga-p1235-seed0']
+    # r = 0.75 of each detector's class loss (YOLOv5 loss_weight 0.5)
+    assert {k: (r.weight_ratio, r.cost_weight) for k, r in cs.items()} == {
+        'yolov5': (0.75, 0.375), 'ssd': (0.75, 0.75),
+        'faster_rcnn': (0.75, 0.75)}
+    assert all(not any(k.startswith(('model.', 'val_evaluator'))
+                       for k in r.train_options) for r in plan.runs)
+    cfg = resolved(cs['faster_rcnn'].config, cs['faster_rcnn'].train_options)
+    assert cfg.model.roi_head.bbox_head.loss_cls.group == 'a'
+    # weight-ratio: r = 0.75 is the default run, the others set cost.ratio
+    plan = experiments.plan_experiment(
+        'weight-ratio', experiments.PlanOptions(profile='quick',
+                                                ratios=(0.5, 0.75)))
+    assert [(r.name, r.train_options.get('cost.ratio'))
+            for r in plan.runs if r.cost_sensitive] == [
+                ('yolov5-cs-ga-p1235-r0.5-seed0', 0.5),
+                ('yolov5-cs-ga-p1235-seed0', None)]
 
 
 def test_option_rendering_round_trip():
@@ -394,7 +485,8 @@ def test_resume_after_kill(config_dir, fake_commands, calls, tmp_path,
 
 def test_failure_is_isolated_and_reported(config_dir, fake_commands, calls,
                                           tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv('FAKE_FAIL', 'loss_cls.group=b')
+    # the CS group-b training (its run directory is in the command line)
+    monkeypatch.setenv('FAKE_FAIL', 'yolov5-cs-gb-p1235-seed0/')
     sweep_dir = tmp_path / 'sweep'
     argv = [
         'risk-groups', '--profile', 'quick', '--base-config',

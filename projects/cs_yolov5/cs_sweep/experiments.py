@@ -1,11 +1,16 @@
 """Planning: the trainings and evaluations each paper experiment needs.
 
 A :class:`Run` is one training (``tools/train.py``) plus its evaluations
-(``tools/test.py``), each with ``--cfg-options``. Plain detectors do not
-depend on the cost setting for training, only their cost metrics do, so a
-plain model is trained once and evaluated under every setting's cost matrix
-(and once more per setting with Bayes minimum-risk relabelling, the post-hoc
-baseline). Cost-sensitive models are trained per setting.
+(``tools/test.py``), each with ``--cfg-options``. The cost setting is passed
+only through the configs' top-level ``cost`` dict (``cost.positive_classes``,
+``cost.group``, ``cost.ratio``, ...), which csdet writes into every
+CostSensitiveLoss and cost metric when a config is loaded
+(:mod:`csdet.utils.config`), so the sweep needs to know nothing about where
+a detector keeps its class loss. Plain detectors do not depend on the cost
+setting for training, only their cost metrics do, so a plain model is
+trained once and evaluated under every setting's cost matrix (and once more
+per setting with Bayes minimum-risk relabelling, the post-hoc baseline).
+Cost-sensitive models are trained per setting.
 
 Run names are derived from the training options alone, so two experiments
 that need the same training (e.g. plain YOLOv5, seed 0) share one run
@@ -32,20 +37,13 @@ PAPER_RATIOS = tuple(step * 0.25 for step in range(7))
 PAPER_BATCH_SIZES = (64, 128, 230)
 PAPER_POSITIVE_COUNTS = (1, 2, 3, 4)
 
-# Metric types that take the cost spec (csdet/evaluation/metrics), and those
-# of them with the bayes_relabel switch.
-COST_SPEC_METRICS = ('CostMetric', 'F1Metric', 'DecisionCostMetric',
-                     'BayesRelabelMetric')
-RELABEL_METRICS = ('CostMetric', 'F1Metric', 'DecisionCostMetric')
-
 
 @dataclass(frozen=True)
 class Detector:
-    """One detector family: display names, config names, CS loss location."""
+    """One detector family: display names and config names."""
     key: str
     name: str
     base_config: str  # plain config file name; the CS twin is 'cs_' + it
-    loss_key: str  # where CostSensitiveLoss sits in the config
     # the profile's epochs / batch size apply (YOLOv5: the paper's recipe);
     # SSD and Faster R-CNN keep their configs' own schedules.
     follows_profile: bool
@@ -55,15 +53,11 @@ class Detector:
         return f'CS-{self.name}'
 
 
-# The one place that says where each detector keeps its class loss.
 DETECTORS: Dict[str, Detector] = {
-    'yolov5': Detector('yolov5', 'YOLOv5', 'yolov5_neu.py',
-                       'model.bbox_head.loss_cls', True),
-    'ssd': Detector('ssd', 'SSD300', 'ssd300_neu.py',
-                    'model.bbox_head.loss_cls', False),
+    'yolov5': Detector('yolov5', 'YOLOv5', 'yolov5_neu.py', True),
+    'ssd': Detector('ssd', 'SSD300', 'ssd300_neu.py', False),
     'faster_rcnn': Detector('faster_rcnn', 'Faster R-CNN',
-                            'faster-rcnn_r50_fpn_neu.py',
-                            'model.roi_head.bbox_head.loss_cls', False),
+                            'faster-rcnn_r50_fpn_neu.py', False),
 }
 
 
@@ -93,20 +87,20 @@ class CostSetting:
     positive_classes: Tuple[str, ...]
     group: str = 'a'
 
-    def options(self, prefix: str,
-                current: Optional[dict] = None) -> Dict[str, Any]:
-        """cfg-options that set this spec on a loss/metric at ``prefix``.
+    def options(self, current: Optional[dict] = None) -> Dict[str, Any]:
+        """``cost.*`` cfg-options that make this spec the config's.
 
-        ``current``: that entry in the config. Spec fields it sets that this
-        spec does not use (an explicit ``cost_matrix``, ``coefficients``
-        instead of a group) are set to None so they cannot mix with it."""
+        ``current``: the config's resolved ``cost`` dict. Matrix sources it
+        sets that this spec does not use (an explicit ``matrix``,
+        ``coefficients`` instead of a group) are set to None so they cannot
+        mix with it."""
         options = {
-            f'{prefix}.positive_classes': list(self.positive_classes),
-            f'{prefix}.group': self.group,
+            'cost.positive_classes': list(self.positive_classes),
+            'cost.group': self.group,
         }
-        for unused in ('cost_matrix', 'coefficients'):
+        for unused in ('matrix', 'coefficients'):
             if (current or {}).get(unused) is not None:
-                options[f'{prefix}.{unused}'] = None
+                options[f'cost.{unused}'] = None
         return options
 
     def tag(self, classes: Sequence[str]) -> str:
@@ -151,7 +145,7 @@ class Run:
     train_options: Dict[str, Any]
     evaluations: List[Evaluation]
     cost_weight: Optional[float] = None
-    weight_ratio: Optional[float] = None  # cost_weight / loss_weight (CS)
+    weight_ratio: Optional[float] = None  # cost.ratio of a CS run
     batch_size: Optional[int] = None
     epochs: Optional[int] = None
 
@@ -176,7 +170,7 @@ class PlanOptions:
     batch_sizes: Sequence[int] = PAPER_BATCH_SIZES
     detectors: Sequence[str] = tuple(DETECTORS)
     positive_classes: Optional[Sequence[str]] = None  # default: CS config's
-    classes: Optional[Sequence[str]] = None  # default: from the configs
+    # --cfg-options for every call; the configs are inspected with them too
     extra_options: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -234,18 +228,28 @@ def run_json(run: Run) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# config inspection (mmengine's Config, without importing csdet)
+# config inspection: the config as the tools will see it
 @dataclass
 class ConfigInfo:
-    """What the planner needs to know about one config file."""
+    """What the planner needs to know about one config, after
+    :func:`csdet.utils.config.load_resolved`."""
     path: str
-    classes: Optional[Tuple[str, ...]]
-    loss: Optional[dict]
-    # (option prefix, metric type, the metric's config dict)
-    test_metrics: List[Tuple[str, str, dict]]
-    val_metrics: List[Tuple[str, str, dict]]
+    classes: Tuple[str, ...]  # cfg.classes (the dataset's)
+    cost: Optional[dict]  # resolved `cost` dict; None: nothing consumes it
+    # loss_weight of every CostSensitiveLoss under cfg.model
+    cs_loss_weights: List[float]
+    num_test_cost_metrics: int  # csdet cost metrics in test_evaluator
+    # option prefixes of the test_evaluator entries with bayes_relabel
+    relabel_prefixes: List[str]
     batch_size: Optional[int]
     epochs: Optional[int]
+
+    @property
+    def loss_weight(self) -> Optional[float]:
+        """The CS losses' loss_weight; None when there is none or they
+        differ (then no single cost_weight describes the run)."""
+        weights = set(self.cs_loss_weights)
+        return weights.pop() if len(weights) == 1 else None
 
 
 def _lookup(cfg: Any, dotted_key: str) -> Any:
@@ -258,68 +262,69 @@ def _lookup(cfg: Any, dotted_key: str) -> Any:
     return node
 
 
-def _type_name(metric: dict) -> str:
-    kind = metric.get('type', '')
-    kind = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
-    return kind.rsplit('.', 1)[-1]
-
-
-def _cost_metric_prefixes(evaluator: Any,
-                          root: str) -> List[Tuple[str, str, dict]]:
-    """Option prefixes of the cost-spec metrics in an evaluator config
-    (a metric dict, a list of them, or dict(type='Evaluator', metrics=...))."""
-    if evaluator is None:
-        return []
+def _evaluator_entries(evaluator: Any, root: str) -> List[Tuple[str, dict]]:
+    """(option prefix, metric) of each metric an evaluator config lists
+    (a metric dict, a list of them, or dict(type='Evaluator', metrics=...));
+    metrics wrapped inside another metric are not listed."""
     if isinstance(evaluator, dict) and 'metrics' in evaluator:
-        return _cost_metric_prefixes(evaluator['metrics'], f'{root}.metrics')
+        return _evaluator_entries(evaluator['metrics'], f'{root}.metrics')
     if isinstance(evaluator, dict):
-        items = [(root, evaluator)]
-    else:
-        items = [(f'{root}.{index}', metric)
-                 for index, metric in enumerate(evaluator)]
-    return [(prefix, _type_name(metric), dict(metric))
-            for prefix, metric in items if isinstance(metric, dict)
-            and _type_name(metric) in COST_SPEC_METRICS]
+        return [(root, evaluator)]
+    if isinstance(evaluator, (list, tuple)):
+        return [(f'{root}.{index}', metric)
+                for index, metric in enumerate(evaluator)
+                if isinstance(metric, dict)]
+    return []
 
 
-def _dataset_classes(cfg: Any) -> Optional[Tuple[str, ...]]:
-    for split in ('test', 'val', 'train'):
-        dataset = _lookup(cfg, f'{split}_dataloader.dataset')
-        while isinstance(dataset, dict):
-            classes = _lookup(dataset, 'metainfo.classes')
-            if classes:
-                return tuple(classes)
-            dataset = dataset.get('dataset')
-    for key in ('metainfo.classes', 'classes', 'class_names'):
-        classes = _lookup(cfg, key)
-        if classes and not isinstance(classes, str):
-            return tuple(classes)
-    return None
+def _registered_subclass(registry: Any, node: dict, base: type) -> bool:
+    cls = registry.get(node['type']) if node.get('type') else None
+    return isinstance(cls, type) and issubclass(cls, base)
 
 
-def inspect_config(path: str, loss_key: str) -> ConfigInfo:
-    """Read the fields the planner needs from a config file."""
-    from mmengine.config import Config
-
+def inspect_config(path: str,
+                   cfg_options: Optional[Dict[str, Any]] = None
+                   ) -> ConfigInfo:
+    """Load ``path`` with ``cfg_options`` the way tools/train.py does
+    (:func:`csdet.utils.config.load_resolved`) and read what the planner
+    needs. Raises FileNotFoundError for a missing file, ValueError (naming
+    the file) for a setting csdet refuses."""
     if not Path(path).is_file():
         raise FileNotFoundError(
             f'config not found: {path}. Pick the configs with --base-config '
             '(plain YOLOv5; its CS twin is cs_<name> in the same folder) or '
             '--cs-config; --profile quick uses the *_quick.py variants.')
-    cfg = Config.fromfile(path, import_custom_modules=False).to_dict()
-    loss = _lookup(cfg, loss_key)
-    loss = dict(loss) if isinstance(loss, dict) else None
-    classes = tuple(loss['classes']) if loss and loss.get('classes') else None
+    import csdet  # noqa: F401 (registers csdet's modules, as the tools do)
+    from csdet.evaluation.metrics import BayesRelabelMetric
+    from csdet.evaluation.metrics.base import CostSensitiveDetMetric
+    from csdet.models.losses import CostSensitiveLoss
+    from csdet.utils.config import (ConfigSettingError, load_resolved,
+                                    walk_dicts)
+    from mmdet.registry import METRICS, MODELS
+
+    try:
+        cfg = load_resolved(str(path), dict(cfg_options or {}))
+    except ConfigSettingError as error:
+        raise ValueError(f'{path}: {error}') from None
+    losses = [node for _, node in walk_dicts(cfg.get('model', {}))
+              if _registered_subclass(MODELS, node, CostSensitiveLoss)]
+    metrics = _evaluator_entries(cfg.get('test_evaluator'), 'test_evaluator')
+    cost_metrics = [
+        (prefix, metric) for prefix, metric in metrics
+        if _registered_subclass(METRICS, metric, (CostSensitiveDetMetric,
+                                                  BayesRelabelMetric))]
     return ConfigInfo(
         path=str(path),
-        classes=classes or _dataset_classes(cfg),
-        loss=loss,
-        test_metrics=_cost_metric_prefixes(cfg.get('test_evaluator'),
-                                           'test_evaluator'),
-        val_metrics=_cost_metric_prefixes(cfg.get('val_evaluator'),
-                                          'val_evaluator'),
-        batch_size=_lookup(cfg, 'train_dataloader.batch_size'),
-        epochs=_lookup(cfg, 'train_cfg.max_epochs'))
+        classes=tuple(cfg.classes),
+        cost=dict(cfg.cost) if cfg.get('cost') else None,
+        cs_loss_weights=[loss.get('loss_weight', 1.0) for loss in losses],
+        num_test_cost_metrics=len(cost_metrics),
+        relabel_prefixes=[
+            prefix for prefix, metric in cost_metrics
+            if _registered_subclass(METRICS, metric, CostSensitiveDetMetric)
+        ],
+        batch_size=_lookup(cfg.get('train_dataloader'), 'batch_size'),
+        epochs=_lookup(cfg.get('train_cfg'), 'max_epochs'))
 
 
 def config_path(name: str, profile: Profile, folder: Path) -> str:
@@ -419,43 +424,42 @@ class Planner:
                 config_path('cs_' + spec.base_config, self.profile,
                             self.config_dir))
 
-    def info(self, path: str, detector: str) -> ConfigInfo:
+    def info(self, path: str) -> ConfigInfo:
+        """The inspected config (with the sweep's --cfg-options)."""
         if path not in self._infos:
-            info = inspect_config(path, DETECTORS[detector].loss_key)
-            if not info.test_metrics:
+            info = inspect_config(path, self.options.extra_options)
+            if not info.num_test_cost_metrics:
                 raise ValueError(
-                    f'{path}: test_evaluator has no cost metric '
-                    f'({", ".join(COST_SPEC_METRICS)}); the sweep sets the '
-                    'cost spec on those metrics')
+                    f'{path}: test_evaluator has no csdet cost metric '
+                    '(CostMetric, F1Metric, DecisionCostMetric, '
+                    'BayesRelabelMetric); the sweep scores every setting '
+                    'with them')
             self._infos[path] = info
         return self._infos[path]
 
-    def cs_loss(self, detector: str) -> dict:
+    def cs_info(self, detector: str) -> ConfigInfo:
+        """The inspected CS config of ``detector``; it must hold a
+        CostSensitiveLoss under ``model``."""
         path = self.configs(detector)[1]
-        loss = self.info(path, detector).loss
-        if not loss or _type_name(loss) != 'CostSensitiveLoss':
+        info = self.info(path)
+        if not info.cs_loss_weights:
             raise ValueError(
-                f'{path}: {DETECTORS[detector].loss_key} is not a '
-                'CostSensitiveLoss; give the cost-sensitive config with '
-                '--cs-config')
-        return loss
+                f'{path}: no loss under model is a CostSensitiveLoss (its '
+                'class loss is not a CostSensitiveLoss); give the '
+                'cost-sensitive config with --cs-config')
+        return info
 
     def classes(self) -> Tuple[str, ...]:
-        if self.options.classes:
-            return tuple(self.options.classes)
-        classes = self.info(self.cs_config, 'yolov5').classes
-        if not classes:
-            raise ValueError(
-                f'{self.cs_config}: no class names found (loss_cls.classes '
-                'or the datasets\' metainfo.classes); pass --classes')
-        return classes
+        """The dataset's classes, as the CS YOLOv5 config resolves them."""
+        return self.info(self.cs_config).classes
 
     def paper_positives(self) -> Tuple[str, ...]:
         positives = (self.options.positive_classes
-                     or self.cs_loss('yolov5').get('positive_classes'))
+                     or (self.cs_info('yolov5').cost
+                         or {}).get('positive_classes'))
         if not positives:
-            raise ValueError(f'{self.cs_config}: loss_cls has no '
-                             'positive_classes; pass --positive-classes')
+            raise ValueError(f'{self.cs_config}: cost.positive_classes is '
+                             'not set; pass --positive-classes')
         positives = (positives, ) if isinstance(positives, str) else positives
         unknown = sorted(set(positives) - set(self.classes()))
         if unknown:
@@ -464,45 +468,57 @@ class Planner:
         return tuple(positives)
 
     # runs ----------------------------------------------------------------
-    def evaluation(self, setting: Setting, detector: str, config: str,
-                   bayes_relabel: bool) -> Evaluation:
-        info = self.info(config, detector)
-        options: Dict[str, Any] = {}
-        for prefix, kind, current in info.test_metrics:
-            options.update(setting.cost.options(prefix, current))
-            if bayes_relabel and kind in RELABEL_METRICS:
-                options[f'{prefix}.bayes_relabel'] = True
-        options.update(self.options.extra_options)
-        name = setting.cost.tag(list(self.classes()))
-        return Evaluation(name + ('-bayes' if bayes_relabel else ''),
-                          setting, bayes_relabel, options)
+    def with_extra_options(self, options: Dict[str, Any],
+                           what: str) -> Dict[str, Any]:
+        """``options`` plus the user's --cfg-options, which may not change
+        a value the sweep sets itself (the run would be misnamed)."""
+        extra = self.options.extra_options
+        clashes = [key for key in extra
+                   if key in options and extra[key] != options[key]]
+        if clashes:
+            key = clashes[0]
+            raise ValueError(
+                f'--cfg-options {key}={format_option(extra[key])} '
+                f'contradicts the sweep, which sets {key}='
+                f'{format_option(options[key])} for {what}; remove it and '
+                'use the sweep\'s own options (--groups, --positive-classes, '
+                '--ratios, --seeds, --batch-sizes, --profile)')
+        return {**options, **extra}
 
-    def cost_options(self, setting: Setting, info: ConfigInfo) -> tuple:
-        """Training options of a CS model: the setting's cost spec on the
-        loss and the validation metrics, and the weight ratio. Returns
-        (options, run-name tags, cost_weight, weight ratio)."""
-        detector = DETECTORS[setting.detector]
-        loss = self.cs_loss(setting.detector)
+    def evaluation(self, setting: Setting, config: str,
+                   bayes_relabel: bool) -> Evaluation:
+        """A tools/test.py call of ``config`` scored under ``setting``'s
+        cost spec (``cost.*``), optionally with Bayes relabelling."""
+        info = self.info(config)
+        options = setting.cost.options(info.cost)
+        if bayes_relabel:
+            options.update({f'{prefix}.bayes_relabel': True
+                            for prefix in info.relabel_prefixes})
+        name = setting.cost.tag(list(self.classes()))
+        name += '-bayes' if bayes_relabel else ''
+        return Evaluation(name, setting, bayes_relabel,
+                          self.with_extra_options(
+                              options, f'evaluation {name} of {config}'))
+
+    def cost_options(self, setting: Setting) -> tuple:
+        """Training options of a CS model: the setting's cost spec and
+        weight ratio as ``cost.*`` options. Returns (options, run-name
+        tags, cost_weight, weight ratio)."""
+        info = self.cs_info(setting.detector)
         classes = list(self.classes())
-        options = setting.cost.options(detector.loss_key, loss)
-        if not loss.get('classes'):
-            options[f'{detector.loss_key}.classes'] = classes
+        options = setting.cost.options(info.cost)
         tags = [setting.cost.tag(classes)]
-        loss_weight = loss.get('loss_weight', 1.0)
-        cost_weight = loss.get('cost_weight', 1.0)
         # r = lambda_cost / lambda_cls (paper Sec. 3.6). The config's own
         # ratio adds no option and no tag, so it shares the default run
         # (e.g. weight-ratio r = 0.75 is risk-groups' group a training).
-        if (setting.weight_ratio is not None
-                and setting.weight_ratio * loss_weight != cost_weight):
-            cost_weight = setting.weight_ratio * loss_weight
-            options[f'{detector.loss_key}.cost_weight'] = cost_weight
-            tags.append(f'r{setting.weight_ratio:g}')
-        ratio = (setting.weight_ratio if setting.weight_ratio is not None
-                 else cost_weight / loss_weight if loss_weight else None)
-        # validation during training scores the model's own cost spec
-        for prefix, _, current in info.val_metrics:
-            options.update(setting.cost.options(prefix, current))
+        ratio = info.cost['ratio']
+        if setting.weight_ratio is not None and setting.weight_ratio != ratio:
+            ratio = setting.weight_ratio
+            options['cost.ratio'] = ratio
+            tags.append(f'r{ratio:g}')
+        # csdet sets cost_weight = ratio * loss_weight on the loss
+        loss_weight = info.loss_weight
+        cost_weight = None if loss_weight is None else ratio * loss_weight
         return options, tags, cost_weight, ratio
 
     def add_run(self, setting: Setting, cost_sensitive: bool, seed: int,
@@ -512,7 +528,12 @@ class Planner:
         with Bayes relabelling)."""
         detector = DETECTORS[setting.detector]
         config = self.configs(setting.detector)[int(cost_sensitive)]
-        info = self.info(config, setting.detector)
+        info = self.info(config)
+        if info.classes != self.classes():
+            raise ValueError(
+                f'{config} resolves the classes {list(info.classes)}, '
+                f'{self.cs_config} {list(self.classes())}; the sweep '
+                'compares models on one dataset')
         options: Dict[str, Any] = {'randomness.seed': seed}
         epochs = self.profile.epochs if detector.follows_profile else None
         if epochs is not None:
@@ -525,21 +546,23 @@ class Planner:
         cost_weight = weight_ratio = None
         if cost_sensitive:
             cs_options, tags, cost_weight, weight_ratio = self.cost_options(
-                setting, info)
+                setting)
             options.update(cs_options)
             name += tags
         if batch is not None:
             name.append(f'bs{batch}')
         name.append(f'seed{seed}')
-        options.update(self.options.extra_options)
+        run_name = '-'.join(name)
+        options = self.with_extra_options(options,
+                                          f'the training {run_name}')
         evaluations = [
-            self.evaluation(s, setting.detector, config, relabel)
+            self.evaluation(s, config, relabel)
             for s in eval_settings
             for relabel in ((False, ) if cost_sensitive else (False, True))
         ]
         run = Run(
             run_id=len(self.runs),
-            name='-'.join(name),
+            name=run_name,
             experiment=self.experiment,
             detector=setting.detector,
             cost_sensitive=cost_sensitive,
