@@ -28,6 +28,7 @@ from mmengine.config import Config, DictAction
 from mmdet.registry import MODELS
 
 import csdet  # noqa: F401  (registers csdet modules)
+from csdet.utils.config import load_resolved
 from csdet.utils.benchmark import (benchmark_model, count_parameters,
                                    input_size)
 
@@ -53,9 +54,7 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_resolved(args.config, args.cfg_options)
     img_size = args.img_size or input_size(cfg)
     model = MODELS.build(cfg.model).to(args.device)
     model.init_weights()

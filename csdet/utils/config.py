@@ -101,7 +101,8 @@ def split_ann_file(cfg: Config, split: str) -> Optional[str]:
 def _loaders(cfg: Config) -> Dict[str, dict]:
     # `test_dataloader = val_dataloader` in a config file may leave both
     # names on one object; split them so each can take its own ann_file.
-    if cfg.get('test_dataloader') is cfg.get('val_dataloader'):
+    if cfg.get('val_dataloader') and (cfg.get('test_dataloader')
+                                      is cfg.get('val_dataloader')):
         cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
     return {split: cfg[f'{split}_dataloader'] for split in SPLITS
             if cfg.get(f'{split}_dataloader')}
@@ -113,7 +114,8 @@ def _evaluators(cfg: Config, split: str) -> List[dict]:
     evaluator = cfg.get(f'{split}_evaluator')
     if evaluator is None:
         return []
-    if cfg.get('test_evaluator') is cfg.get('val_evaluator'):
+    if cfg.get('val_evaluator') and (cfg.get('test_evaluator')
+                                     is cfg.get('val_evaluator')):
         cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
         evaluator = cfg.get(f'{split}_evaluator')
     return [node for _, node in walk_dicts(evaluator) if type_name(node)]

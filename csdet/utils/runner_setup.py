@@ -58,8 +58,10 @@ def load_config(config_path: str, cfg_options: dict | None = None,
                                 osp.splitext(osp.basename(config_path))[0])
     # NCCL needs GPUs; gloo runs DDP on CPU-only machines.
     if not torch.cuda.is_available():
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-        cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+        env_cfg = cfg.get('env_cfg') or {}
+        env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {},
+                                   backend='gloo')
+        cfg.env_cfg = env_cfg
     return cfg
 
 

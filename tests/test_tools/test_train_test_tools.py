@@ -20,42 +20,20 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG_TEMPLATE = """
 _base_ = [
     '{repo}/configs/_base_/models/yolov5n.py',
-    '{repo}/configs/_base_/datasets/coco_defect.py',
+    '{repo}/configs/_base_/datasets/defect_coco.py',
     '{repo}/configs/_base_/default_runtime.py',
 ]
 data_root = '{data_root}/'
 classes = {classes!r}
-metainfo = dict(classes=classes)
-img_scale = (64, 64)
-pipeline_train = [
-    dict(type='LoadImageFromFile', color_type='color'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDetInputs'),
-]
-pipeline_test = [
-    dict(type='LoadImageFromFile', color_type='color'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape',
-                                          'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, metainfo=metainfo,
-                 pipeline=pipeline_train))
-val_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, metainfo=metainfo,
-                 pipeline=pipeline_test))
-test_dataloader = val_dataloader
-val_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/test.json',
-         metric='bbox'),
-    dict(type='CostMetric', positive_classes={positives!r}, group='a'),
-]
+img_size = 64
+cost = dict(positive_classes={positives!r}, group='a')
+loader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+train_dataloader = loader
+val_dataloader = loader
+test_dataloader = loader
+val_evaluator = [dict(type='CocoMetric', metric='bbox'),
+                 dict(type='CostMetric')]
 test_evaluator = val_evaluator
-model = dict(bbox_head=dict(num_classes={num_classes}, imgsz=64))
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.001, momentum=0.9))
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs={epochs},
                  val_interval=100)
@@ -77,7 +55,7 @@ def tiny_config(tmp_path_factory):
         config = root / f'tiny_yolov5n_{epochs}e.py'
         config.write_text(CONFIG_TEMPLATE.format(
             repo=REPO, data_root=paths['root'], classes=classes,
-            positives=['patches'], num_classes=len(classes), epochs=epochs))
+            positives=['patches'], epochs=epochs))
         return config
 
     return write
@@ -126,7 +104,7 @@ def test_tools_report_missing_inputs(tiny_config, tmp_path):
 
     no_data = subprocess.run(
         [sys.executable, 'tools/train.py', str(tiny_config(1)),
-         '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}/'],
+         '--cfg-options', f'data_root={tmp_path}/'],
         cwd=REPO, capture_output=True, text=True)
     assert no_data.returncode == 2
     assert 'annotation file not found' in no_data.stderr

@@ -37,6 +37,7 @@ from mmengine.runner import Runner, set_random_seed
 from mmdet.registry import HOOKS, MODELS
 
 import csdet  # noqa: F401  (registers csdet modules)
+from csdet.utils.config import load_resolved
 from csdet.utils.cost_gradient import (class_loss_settings, eta_for_ratio,
                                        measure_cost_gradient)
 from csdet.utils.runner_setup import init_weights_quietly
@@ -80,9 +81,7 @@ def run_autoanchor(cfg: Config, model: torch.nn.Module, loader) -> None:
 def measure_config(path: str, batch_size: Optional[int], batches: int,
                    seed: int, cfg_options: Optional[dict]) -> dict:
     """Per-batch gradient norms of one config (see the module docstring)."""
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_resolved(path, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     loader_cfg = cfg.train_dataloader.copy()
     loader_cfg.update(num_workers=0, persistent_workers=False)
