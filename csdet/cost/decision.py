@@ -18,7 +18,7 @@ probability of class ``c``.
   matrix with a background row/column ("false alarm" / "missed defect") and
   the total cost of a confusion matrix under it.
 """
-from typing import Optional, Sequence, TypeVar, Union
+from typing import Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import torch
@@ -215,3 +215,67 @@ def confusion_cost(confusion: Union[np.ndarray, Sequence[Sequence[float]]],
         raise ValueError(f'confusion shape {counts.shape} must equal '
                          f'cost_matrix shape {matrix.shape}')
     return float((counts * matrix).sum())
+
+
+def background_as_negative_costs(
+        classes: Sequence[str],
+        positive_classes: Sequence[str],
+        coefficients: Sequence[float],
+        cost_matrix: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Missed / false-alarm costs that treat background as one more
+    negative class of the paper's rule (Eq. 8).
+
+    A miss of class t is "t predicted as background": lambda_PN if t is
+    positive, lambda_NN if not. A false alarm of class k is "background
+    predicted as k": lambda_NP if k is positive, lambda_NN if not. Both are
+    scaled as ``cost_matrix`` was by its normalisation.
+
+    Returns:
+        ``(missed [N], false_alarm [N])``, float64.
+    """
+    from .matrix import build_cost_matrix
+
+    positive = ([positive_classes] if isinstance(positive_classes, str) else
+                list(positive_classes))
+    lambda_np, lambda_pn, lambda_nn, _ = (float(v) for v in coefficients)
+    raw = build_cost_matrix(list(classes), positive, coefficients,
+                            normalize='none', allow_degenerate=True)
+    scale = cost_matrix.sum() / raw.sum() if raw.sum() > 0 else 1.0
+    is_positive = np.array([name in positive for name in classes])
+    missed = np.where(is_positive, lambda_pn, lambda_nn) * scale
+    false_alarm = np.where(is_positive, lambda_np, lambda_nn) * scale
+    return missed, false_alarm
+
+
+def deployment_cost_matrix(
+        classes: Sequence[str],
+        positive_classes: Optional[Sequence[str]] = None,
+        group: Optional[str] = None,
+        coefficients: Optional[Sequence[float]] = None,
+        cost_matrix: Optional[Union[str, Sequence, np.ndarray]] = None,
+        normalize: Optional[str] = 'max',
+        missed_costs: Optional[Union[float, Sequence[float]]] = None,
+        false_alarm_costs: Optional[Union[float, Sequence[float]]] = None
+) -> np.ndarray:
+    """The (N+1) x (N+1) matrix a deployed detector's decisions are priced
+    with (background last), from the same spec as the loss.
+
+    With the class-based spec, misses and false alarms default to
+    :func:`background_as_negative_costs`; with an explicit ``cost_matrix``
+    to :func:`extend_cost_matrix`'s row / column maxima.
+    """
+    from .matrix import DEFAULT_GROUP, PAPER_GROUPS, resolve_cost_matrix
+
+    matrix = resolve_cost_matrix(
+        cost_matrix=cost_matrix, classes=classes,
+        positive_classes=positive_classes, coefficients=coefficients,
+        group=group, normalize=normalize)
+    if cost_matrix is None and positive_classes is not None:
+        if coefficients is None:
+            coefficients = PAPER_GROUPS[str(group or DEFAULT_GROUP).lower()]
+        auto_missed, auto_false_alarm = background_as_negative_costs(
+            classes, positive_classes, coefficients, matrix)
+        missed_costs = auto_missed if missed_costs is None else missed_costs
+        false_alarm_costs = (auto_false_alarm if false_alarm_costs is None
+                             else false_alarm_costs)
+    return extend_cost_matrix(matrix, missed_costs, false_alarm_costs)
