@@ -3,8 +3,9 @@ decision cost of any decision rule.
 
 The realised decision cost is ``DecisionCostMetric``'s total: the decisions
 (detections kept with their decided labels) are matched to the ground truth
-by :func:`csdet.evaluation.metrics.decision_cost_metric.image_decision_confusion`
-(class-agnostic greedy matching; misses and false alarms included) and the
+by ``image_decision_confusion`` of
+:mod:`csdet.evaluation.metrics.decision_cost_metric` (class-agnostic greedy
+matching; misses and false alarms included) and the
 (N+1) x (N+1) confusion matrix is priced with the extended cost matrix. With
 one threshold for every class it is exactly
 ``DecisionCostMetric(score_thr=thr).compute_metrics(records)['total_cost']``.

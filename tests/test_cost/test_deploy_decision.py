@@ -154,7 +154,8 @@ def test_rule_from_thresholds_file_and_dict(tmp_path):
 
 
 @pytest.mark.parametrize('content,match', [
-    ({'thresholds': {'a': 0.5, 'b': 0.1, 'c': 0.2}}, r"unknown classes \['c'\]"),
+    ({'thresholds': {'a': 0.5, 'b': 0.1, 'c': 0.2}},
+     r"unknown classes \['c'\]"),
     ({'thresholds': {'a': 0.5}}, r"no threshold for classes \['b'\]"),
     ({'thresholds': {'a': 0.5, 'b': 1.2}}, r"threshold of 'b'.*\[0, 1\]"),
     ({'thresholds': {'a': 0.5, 'b': 'high'}}, "threshold of 'b'"),

@@ -1,0 +1,39 @@
+"""tools/analysis/benchmark_onnx.py helpers (the timing itself is a script,
+not a test)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_onnx', REPO / 'tools' / 'analysis' / 'benchmark_onnx.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_calls_alternate_and_flip_order(bench):
+    order = []
+    times = bench.alternate(
+        dict(torch=lambda: order.append('torch'),
+             ort=lambda: order.append('ort')), repeats=3, warmup=1)
+    assert order == ['torch', 'ort',  # warmup
+                     'torch', 'ort', 'ort', 'torch', 'torch', 'ort']
+    assert [len(values) for values in times.values()] == [3, 3]
+    assert all(value >= 0 for values in times.values() for value in values)
+
+
+def test_table_shows_medians_and_ratio(bench):
+    args = bench.parse_args(['a.py', '--repeats', '5'])
+    row = dict(config='a.py', params=1.77e6, batch=16, torch=0.2,
+               torch_iqr=(0.19, 0.21), ort=0.05, ort_iqr=(0.049, 0.052),
+               ratio=4.0)
+    table = bench.format_table([row], args)
+    assert '192 x 192 px, 2 threads each, 5 alternating calls' in table
+    assert '200.0 (190.0-210.0)' in table and '50.0 (49.0-52.0)' in table
+    assert table.rstrip().endswith('4.00x')
