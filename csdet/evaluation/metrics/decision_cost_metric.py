@@ -5,6 +5,8 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 from mmdet.registry import METRICS
 
+from csdet.cost.decision import background_as_negative_costs as \
+    background_costs
 from csdet.cost.decision import confusion_cost, extend_cost_matrix
 from .base import CostSensitiveDetMetric, above_threshold
 from .matching import greedy_match
@@ -16,31 +18,18 @@ def background_as_negative_costs(class_names: Sequence[str],
                                  cost_spec: dict,
                                  cost_matrix: np.ndarray) -> tuple:
     """Missed / false-alarm costs that treat background as one more
-    *negative* class of the paper's rule (Eq. 8).
+    *negative* class of the paper's rule (Eq. 8), for a metric's class-based
+    ``cost_spec``: :func:`csdet.cost.decision.background_as_negative_costs`
+    with the spec's coefficients (its ``group``, default a)."""
+    from csdet.cost.matrix import PAPER_GROUPS
 
-    A missed defect of class t is "t predicted as background": lambda_PN if
-    t is positive, lambda_NN if not. A false alarm of class k is
-    "background predicted as k": lambda_NP if k is positive, lambda_NN if
-    not. Scaled by the same factor as the object matrix (``normalize`` only
-    ever divides by one number).
-    """
-    from csdet.cost.matrix import PAPER_GROUPS, build_cost_matrix
-
-    positive = cost_spec['positive_classes']
-    positive = [positive] if isinstance(positive, str) else list(positive)
     coefficients = cost_spec.get('coefficients')
     if coefficients is None:
         coefficients = PAPER_GROUPS[str(cost_spec.get('group') or
                                         'a').lower()]
-    lambda_np, lambda_pn, lambda_nn, _ = (float(v) for v in coefficients)
-    raw = build_cost_matrix(
-        list(class_names), positive, coefficients, normalize='none',
-        allow_degenerate=True)
-    scale = cost_matrix.sum() / raw.sum() if raw.sum() > 0 else 1.0
-    is_positive = np.array([name in positive for name in class_names])
-    missed = np.where(is_positive, lambda_pn, lambda_nn) * scale
-    false_alarm = np.where(is_positive, lambda_np, lambda_nn) * scale
-    return missed, false_alarm
+    return background_costs(list(class_names),
+                            cost_spec['positive_classes'], coefficients,
+                            cost_matrix)
 
 
 def image_decision_confusion(record: Dict[str, Any], labels: np.ndarray,
