@@ -139,6 +139,24 @@ class DefectDetector:
         self.decision_rule = build_rule(cfg, decision, score_thr,
                                         UserInputError)
 
+    def palette(self) -> List[tuple]:
+        """One RGB colour per class, from the config's dataset metainfo."""
+        import copy
+
+        from mmdet.registry import DATASETS
+        from mmengine.registry import init_default_scope
+        from csdet.datasets.defect import default_palette
+        init_default_scope('mmdet')
+        dataset = copy.deepcopy(self.cfg.test_dataloader.dataset)
+        dataset['lazy_init'] = True
+        try:
+            palette = DATASETS.build(dataset).metainfo.get('palette')
+        except Exception:  # a dataset without metainfo: still draw
+            palette = None
+        if not palette or len(palette) < len(self.classes):
+            palette = default_palette(len(self.classes))
+        return [tuple(colour) for colour in palette]
+
     def __call__(self, images: Union[ImageInput, Sequence[ImageInput]],
                  batch_size: int = 1
                  ) -> Union[ImageResult, List[ImageResult]]:
