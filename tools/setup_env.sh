@@ -22,6 +22,11 @@ $PIP install -r requirements/torch.txt -r requirements/build.txt
 # addict, mmengine, ...) before its ops are verified.
 $PIP install -r requirements/runtime.txt -r requirements/tests.txt
 "$VENV/bin/python" tools/install_mmcv.py
+# Test-only YOLOv5 reference (requirements/reference.txt): its own folder,
+# no dependencies, so it never replaces the pinned torch / numpy.
+$PIP install -r requirements/reference_deps.txt
+$PIP install --no-deps --upgrade --target "$VENV/reference" \
+  -r requirements/reference.txt
 $PIP install --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c "import csdet, mmdet, mmcv, torch; print('[setup_env] ok: csdet', csdet.__version__, 'mmdet', mmdet.__version__, 'mmcv', mmcv.__version__, 'torch', torch.__version__, 'cuda' if torch.cuda.is_available() else 'cpu')"
 echo "$want" > "$STAMP"

@@ -22,6 +22,7 @@ import os
 import pickle
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -94,7 +95,10 @@ def import_yolov5_reference() -> types.SimpleNamespace:
     """
     os.environ.setdefault('YOLOv5_AUTOINSTALL', 'false')
     try:
-        with _offline_ultralytics():
+        with _offline_ultralytics(), warnings.catch_warnings():
+            # yolov5.utils.general imports the deprecated pkg_resources.
+            warnings.filterwarnings('ignore', message='pkg_resources',
+                                    category=UserWarning)
             yolo = importlib.import_module('yolov5.models.yolo')
             general = importlib.import_module('yolov5.utils.general')
             loss = importlib.import_module('yolov5.utils.loss')
