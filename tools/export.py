@@ -3,14 +3,15 @@
     python tools/export.py CONFIG CKPT --format onnx --out model.onnx \
         [--dynamic-batch] [--dynamic-shape] [--img-size N] [--opset 18]
 
-CKPT is a .pth file, a work dir or its last_checkpoint file. YOLOv5 configs
-export (plain and cost-sensitive); SSD and Faster R-CNN are refused with the
+CKPT is a .pth file, a work dir or its last_checkpoint file. YOLOv5 and SSD
+configs export (plain and cost-sensitive); Faster R-CNN is refused with the
 reason. The file takes the data preprocessor's output (N x 3 x H x W
-float32) and returns the head's raw level maps; its metadata holds what
+float32) and returns the head's raw maps; its metadata holds what
 csdet/deploy/onnx_runtime.py needs to decode them (classes, normalisation,
-anchors, strides, test_cfg, letterbox), so that module and onnxruntime are
-all a deployment needs. After export, onnxruntime and PyTorch are compared
-on a random input; the file is only written when they agree.
+prior layout, test_cfg, the test pipeline's resize), so that module and
+onnxruntime are all a deployment needs. After export, onnxruntime and
+PyTorch are compared on a random input; the file is only written when they
+agree.
 """
 import argparse
 import json
@@ -32,14 +33,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--format', default='onnx', choices=['onnx'],
                         help='export format (only onnx)')
     parser.add_argument('--out', required=True, help='output .onnx file')
-    parser.add_argument('--img-size', type=int, help='square input side, a '
-                        'multiple of 32 (default: the size the test '
-                        'pipeline gives a square image, 224 for the '
-                        '192-px NEU-DET configs)')
+    parser.add_argument('--img-size', type=int, help='YOLOv5: square input '
+                        'side, a multiple of 32 (default: what the test '
+                        'pipeline gives an image of its scale, 224 x 224 '
+                        'for the 192-px NEU-DET configs; SSD: 300 x 300)')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='dynamic batch axis (default: batch 1)')
     parser.add_argument('--dynamic-shape', action='store_true',
-                        help='dynamic height and width (multiples of 32)')
+                        help='YOLOv5: dynamic height and width (multiples '
+                        'of 32)')
     parser.add_argument('--opset', type=int, default=DEFAULT_OPSET,
                         help=f'ONNX opset (default {DEFAULT_OPSET})')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)

@@ -5,11 +5,11 @@ an exported file to run it without torch, mmcv or csdet.
 """
 from .onnx_export import (ExportNotSupported, build_detector,
                           check_exportable, export_onnx, model_kind)
-from .onnx_runtime import (OnnxYOLOv5, letterbox, normalize_batch,
-                           postprocess, read_metadata)
+from .onnx_runtime import (OnnxDetector, normalize_batch, postprocess,
+                           prepare_image, read_metadata)
 
 __all__ = [
     'ExportNotSupported', 'build_detector', 'check_exportable',
-    'export_onnx', 'model_kind', 'OnnxYOLOv5', 'letterbox',
+    'export_onnx', 'model_kind', 'OnnxDetector', 'prepare_image',
     'normalize_batch', 'postprocess', 'read_metadata'
 ]

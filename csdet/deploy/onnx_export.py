@@ -1,17 +1,16 @@
 """Export a csdet detector to ONNX with everything needed to run it.
 
-YOLOv5 (csdet's ``YOLOv5`` detector with ``YOLOv5Head``) is exported from
-the data preprocessor's output (``N x 3 x H x W`` float32) to the head's
-raw level maps; decoding and NMS run in NumPy
-(:mod:`csdet.deploy.onnx_runtime`, the contract is described there). The
+YOLOv5 (csdet's ``YOLOv5Head``) and SSD (``SSDHead`` / csdet's
+``CSSSDHead``) are exported from the data preprocessor's output (``N x 3 x
+H x W`` float32) to the head's raw maps; decoding and NMS run in NumPy
+(:mod:`csdet.deploy.onnx_runtime`, where the contract is described). The
 file's ``metadata_props`` carry the input/output names, input size,
-classes, normalisation, strides, anchors, ``test_cfg`` and the test
-pipeline's letterbox, so the file alone is enough to run it.
+classes, normalisation, the prior layout (YOLOv5 anchors and strides, SSD
+base anchors, strides and box coder), ``test_cfg`` and the test pipeline's
+resize step, so the file alone is enough to run it.
 
-SSD and Faster R-CNN are refused (:class:`ExportNotSupported`, see
-:data:`UNSUPPORTED`): their heads are not csdet's YOLOv5 head and their
-post-processing is not implemented outside PyTorch; Faster R-CNN in addition
-runs mmcv's NMS and RoIAlign inside the network.
+Faster R-CNN is refused (:class:`ExportNotSupported`; :data:`UNSUPPORTED`
+says what blocks it).
 """
 import json
 import os
@@ -36,20 +35,21 @@ DEFAULT_OPSET = 18
 EXPORT_ATOL = 1e-3
 EXPORT_RTOL = 1e-3
 
-#: Why the other csdet detectors do not export (model type -> reason).
+SUPPORTED = ('YOLOv5', 'SSD')
+#: Why the other detectors do not export (model kind -> reason).
 UNSUPPORTED = {
-    'SSD': ('SSD (SingleStageDetector with CSSSDHead/SSDHead): its network '
-            'would trace, but its post-processing (SSD prior boxes, delta '
-            'decoding, softmax with a background column, per-level top-k and '
-            'multi-class NMS) has no NumPy implementation here, so the file '
-            'could not be used without mmdet; only YOLOv5 exports'),
-    'FasterRCNN': ('Faster R-CNN (TwoStageDetector): the network itself runs '
-                   "mmcv's NMS (RPN proposals) and RoIAlign, C++ extension "
-                   'ops that torch.onnx cannot trace, on a data-dependent '
-                   'number of proposals per image; only YOLOv5 exports'),
+    'FasterRCNN': (
+        "Faster R-CNN runs mmcv's NMS (RPN proposals) and RoIAlign inside "
+        'the network, on a data-dependent number of proposals. With '
+        "torch.onnx's exporter (torch.export) the trace stops at that "
+        "data-dependent size (GuardOnDataDependentSymNode); the legacy "
+        "TorchScript exporter freezes the RPN's NMS result as constants (no "
+        "NonMaxSuppression node: the same proposals for every image) and "
+        "mmcv 2.1's RoIAlign symbolic writes Squeeze with an 'axes' "
+        'attribute that onnxruntime rejects at opset >= 13; and mmdet 3.3\'s '
+        'box decoding imports the removed mmdet.core.export while '
+        'exporting. Use the PyTorch checkpoint (csdet.apis) instead'),
 }
-
-
 class ExportNotSupported(RuntimeError):
     """The model cannot be exported; the message says what blocks it."""
 
@@ -84,16 +84,16 @@ def build_detector(cfg: Config,
 
 
 def _kind(detector_cls: type, head_cls: Optional[type]) -> str:
-    from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
+    from mmdet.models.dense_heads import SSDHead
+    from mmdet.models.detectors import TwoStageDetector
 
     from csdet.models.dense_heads.yolov5_head import YOLOv5Head
     if isinstance(head_cls, type) and issubclass(head_cls, YOLOv5Head):
         return 'YOLOv5'
+    if isinstance(head_cls, type) and issubclass(head_cls, SSDHead):
+        return 'SSD'
     if issubclass(detector_cls, TwoStageDetector):
         return 'FasterRCNN'
-    if (issubclass(detector_cls, SingleStageDetector)
-            and 'SSD' in getattr(head_cls, '__name__', '')):
-        return 'SSD'
     return detector_cls.__name__
 
 
@@ -114,29 +114,41 @@ def config_kind(cfg: Config) -> str:
 
 
 def _refuse(kind: str) -> None:
-    if kind == 'YOLOv5':
+    if kind in SUPPORTED:
         return
     reason = UNSUPPORTED.get(
-        kind, f'{kind}: only csdet YOLOv5 detectors export to ONNX')
+        kind, f'only {" and ".join(SUPPORTED)} detectors export')
     raise ExportNotSupported(f'cannot export {kind} to ONNX: {reason}.')
 
 
 def check_exportable(model: torch.nn.Module) -> None:
-    """Raise :class:`ExportNotSupported` unless ``model`` is a csdet
-    YOLOv5."""
+    """Raise :class:`ExportNotSupported` unless ``model`` is a YOLOv5 or
+    SSD."""
     _refuse(model_kind(model))
 
 
-class YOLOv5RawOutputs(torch.nn.Module):
-    """``images [N, 3, H, W]`` -> the head's raw level maps (a tuple)."""
+class RawOutputs(torch.nn.Module):
+    """``images [N, 3, H, W]`` -> the head's raw maps, a flat tuple
+    (YOLOv5: one per level; SSD: the class maps, then the box maps)."""
 
     def __init__(self, detector: torch.nn.Module) -> None:
         super().__init__()
         self.detector = detector
 
     def forward(self, images: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        features = self.detector.extract_feat(images)
-        return tuple(self.detector.bbox_head(features)[0])
+        outputs = self.detector.bbox_head(self.detector.extract_feat(images))
+        return tuple(output for group in outputs for output in group)
+
+
+def output_names(model: torch.nn.Module) -> List[str]:
+    """Names of :class:`RawOutputs`' outputs."""
+    head = model.bbox_head
+    if model_kind(model) == 'YOLOv5':
+        return [f'raw_s{stride}' for stride in head.featmap_strides]
+    levels = range(head.prior_generator.num_levels)
+    return [f'cls_l{level}' for level in levels] + [
+        f'box_l{level}' for level in levels
+    ]
 
 
 # ------------------------------------------------------------- settings
@@ -169,25 +181,33 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=list))
 
 
-def pipeline_letterbox(cfg: Config) -> Optional[Dict[str, Any]]:
-    """The test pipeline's ``LetterBox`` arguments (scale as (w, h)), or
-    None when it has none."""
+RESIZE_STEPS = ('LetterBox', 'Resize')
+
+
+def pipeline_resize(cfg: Config) -> Dict[str, Any]:
+    """The test pipeline's resize step (``LetterBox`` or ``Resize``) with
+    its ``type`` and ``scale`` as [w, h].
+
+    Raises:
+        ValueError: the test pipeline has neither.
+    """
     dataset = _innermost_dataset(cfg.get('test_dataloader') or {})
     for step in dataset.get('pipeline') or []:
-        if str(step.get('type', '')).split('.')[-1] == 'LetterBox':
-            params = {key: value for key, value in _plain(step).items()
-                      if key != 'type'}
+        kind = str(step.get('type', '')).split('.')[-1]
+        if kind in RESIZE_STEPS:
+            params = dict(_plain(step), type=kind)
             scale = params.get('scale', 640)
             params['scale'] = ([scale, scale] if isinstance(scale, int) else
                                list(scale))
             return params
-    return None
+    raise ValueError('the test pipeline has no LetterBox or Resize step to '
+                     'take the input size from')
 
 
-def letterboxed_size(params: Dict[str, Any]) -> Tuple[int, int]:
-    """(H, W) the letterbox gives an image of exactly its ``scale``."""
+def resized_size(params: Dict[str, Any]) -> Tuple[int, int]:
+    """(H, W) the resize step gives an image of exactly its ``scale``."""
     scale_w, scale_h = params['scale']
-    if params.get('pad_to', 'full') == 'full':
+    if params['type'] == 'Resize' or params.get('pad_to', 'full') == 'full':
         return scale_h, scale_w
     stride = params.get('size_divisor', 32)
     extra = params.get('extra_pad_ratio', 0.0)
@@ -207,63 +227,79 @@ def normalization(cfg: Config) -> Dict[str, Any]:
         pad_size_divisor=int(pre.get('pad_size_divisor', 1)))
 
 
-def default_input_size(cfg: Config) -> int:
-    """Side of the network input a square test image gets: the letterbox's
-    padded size, rounded up to the preprocessor's ``pad_size_divisor``."""
-    params = pipeline_letterbox(cfg)
-    if params is None:
-        raise ValueError('the test pipeline has no LetterBox to take the '
-                         'input size from; pass --img-size')
-    height, width = letterboxed_size(params)
+def default_input_size(cfg: Config) -> Tuple[int, int]:
+    """(H, W) of the network input for a test image of the resize step's
+    ``scale``, rounded up to the preprocessor's ``pad_size_divisor``."""
     divisor = normalization(cfg)['pad_size_divisor']
-    side = max(height, width)
-    return int(np.ceil(side / divisor) * divisor)
+    return tuple(  # type: ignore[return-value]
+        int(np.ceil(side / divisor) * divisor)
+        for side in resized_size(pipeline_resize(cfg)))
 
 
-def onnx_metadata(cfg: Config, model: torch.nn.Module, input_size: int,
-                  dynamic_axes: Sequence[str], output_names: Sequence[str],
+def _prior_layout(model: torch.nn.Module) -> Dict[str, Any]:
+    head = model.bbox_head
+    if model_kind(model) == 'YOLOv5':
+        return dict(strides=[int(s) for s in head.featmap_strides],
+                    anchors=head.anchors.tolist())
+    generator = head.prior_generator
+    coder = head.bbox_coder
+    return dict(
+        strides=[[float(v) for v in stride] for stride in generator.strides],
+        base_anchors=[anchors.tolist() for anchors in
+                      generator.base_anchors],
+        # SSDHead decodes with DeltaXYWHBBoxCoder.decode's default clip
+        bbox_coder=dict(means=list(coder.means), stds=list(coder.stds),
+                        clip_border=bool(coder.clip_border),
+                        wh_ratio_clip=16 / 1000))
+
+
+def onnx_metadata(cfg: Config, model: torch.nn.Module,
+                  input_size: Tuple[int, int], dynamic_axes: Sequence[str],
                   opset: int, config_path: str,
                   checkpoint: Optional[str]) -> Dict[str, str]:
-    """The ``metadata_props`` of an exported YOLOv5 (JSON strings)."""
-    head = model.bbox_head
-    letterbox = pipeline_letterbox(cfg)
-    if letterbox is None or letterboxed_size(letterbox) != (input_size,
-                                                           input_size):
-        # a size other than the pipeline's: a plain letterbox to it
-        letterbox = dict(
-            scale=[input_size, input_size], pad_to='full',
-            pad_val=(letterbox or {}).get('pad_val', 114.0),
-            interpolation=(letterbox or {}).get('interpolation', 'auto'),
-            allow_scale_up=(letterbox or {}).get('allow_scale_up', True))
+    """The ``metadata_props`` of an export (values JSON-encoded)."""
+    kind = model_kind(model)
+    resize = pipeline_resize(cfg)
+    if resized_size(resize) != tuple(input_size):
+        # another size than the pipeline's: a plain letterbox to it
+        resize = dict(
+            type='LetterBox', scale=[input_size[1], input_size[0]],
+            pad_to='full', pad_val=resize.get('pad_val', 114.0),
+            interpolation=resize.get('interpolation', 'auto'),
+            allow_scale_up=resize.get('allow_scale_up', True))
     norm = normalization(cfg)
     values = dict(
         format=FORMAT,
-        model_type='YOLOv5',
+        model_type=kind,
         input_name=INPUT_NAME,
-        outputs=list(output_names),
-        input_size=[input_size, input_size],
+        outputs=output_names(model),
+        input_size=list(input_size),
         dynamic_axes=list(dynamic_axes),
         classes=config_classes(cfg),
-        strides=[int(stride) for stride in head.featmap_strides],
-        anchors=head.anchors.tolist(),
         normalization=norm,
-        test_cfg=_plain(head.test_cfg or {}),
-        letterbox=letterbox,
-    )
+        test_cfg=_plain(model.bbox_head.test_cfg or {}),
+        resize=resize,
+        **_prior_layout(model))
+    if kind == 'YOLOv5':
+        outputs = ('one raw map per level, stride strides[l]: N x A*(5+C) x '
+                   'H/s x W/s logits, anchor-major, per anchor [x, y, w, h, '
+                   'obj, cls_0..cls_C-1]')
+    else:
+        outputs = ('per level a class map N x A*(C+1) x H_l x W_l (logits, '
+                   'background last), then per level a box map N x A*4 x '
+                   'H_l x W_l (deltas to the base_anchors grid)')
     meta = {key: value if isinstance(value, str) else json.dumps(value)
             for key, value in values.items()}
     meta.update(
         input_contract=(
-            f'{INPUT_NAME}: N x 3 x H x W float32; uint8 BGR pixels, '
+            f'{INPUT_NAME}: N x 3 x H x W float32; uint8 BGR pixels '
+            'resized as "resize", '
             f"{'BGR->RGB, ' if norm['bgr_to_rgb'] else ''}"
             '(x - mean) / std, padded at the bottom/right with pad_value '
-            'to H x W (input_size unless dynamic). Letterbox (resize and '
-            'centred pad) as in "letterbox".'),
+            'to H x W (input_size unless dynamic)'),
         output_contract=(
-            'one raw map per level (outputs, stride strides[l]): N x '
-            'A*(5+C) x H/s x W/s logits, anchor-major, per anchor [x, y, w, '
-            'h, obj, cls_0..cls_C-1]; decode and NMS as '
-            'csdet/deploy/onnx_runtime.py (YOLOv5Head.predict_by_feat).'),
+            f'{outputs}; decode and NMS as csdet/deploy/onnx_runtime.py '
+            'does (the PyTorch head\'s predict_by_feat in NumPy)'),
         config=os.path.basename(config_path),
         checkpoint=(os.path.basename(checkpoint)
                     if checkpoint else 'none (initial weights)'),
@@ -317,6 +353,29 @@ def output_errors(path: Path, wrapper: torch.nn.Module,
     return error, close
 
 
+def _input_size(model: torch.nn.Module, cfg: Config,
+                img_size: Optional[int],
+                dynamic_shape: bool) -> Tuple[int, int]:
+    """(H, W) to trace at; refuses sizes and options the model cannot
+    take."""
+    size = default_input_size(cfg)
+    if model_kind(model) == 'SSD':
+        if dynamic_shape or (img_size is not None
+                             and (img_size, img_size) != size):
+            raise ValueError(
+                f'SSD exports at its configured {size[0]} x {size[1]} input '
+                'only (its anchors are laid out for that size); drop '
+                '--img-size / --dynamic-shape')
+        return size
+    max_stride = max(model.bbox_head.featmap_strides)
+    if img_size is not None:
+        size = (int(img_size), int(img_size))
+    if min(size) <= 0 or size[0] % max_stride or size[1] % max_stride:
+        raise ValueError(f'--img-size {size[0]} must be a positive multiple '
+                         f'of the largest stride {max_stride}')
+    return size
+
+
 def export_onnx(config_path: str,
                 checkpoint: Optional[str],
                 out: str,
@@ -354,11 +413,12 @@ def export_model(model: torch.nn.Module,
         model: the detector (eval mode), built from ``cfg``.
         cfg: its loaded config (classes, data preprocessor, test pipeline).
         out: the ``.onnx`` path.
-        img_size: square input side (a multiple of the largest stride);
-            default the config's test input (:func:`default_input_size`).
+        img_size: square input side, a multiple of the largest stride
+            (YOLOv5 only); default the config's test input
+            (:func:`default_input_size`).
         dynamic_batch: the batch axis is dynamic (else 1).
-        dynamic_shape: height and width are dynamic (multiples of the
-            largest stride).
+        dynamic_shape: height and width are dynamic, multiples of the
+            largest stride (YOLOv5 only).
         opset: ONNX opset.
         config_path, checkpoint: recorded in the metadata.
 
@@ -367,27 +427,26 @@ def export_model(model: torch.nn.Module,
         on the trace input) and ``input_shape``.
 
     Raises:
-        ExportNotSupported: not a YOLOv5 (the reason is in the message).
-        ValueError: bad size, or outputs that differ from PyTorch beyond
-            ``EXPORT_ATOL``/``EXPORT_RTOL``.
+        ExportNotSupported: not a YOLOv5 or SSD (the reason is in the
+            message).
+        ValueError: bad size or option, or outputs that differ from
+            PyTorch beyond ``EXPORT_ATOL``/``EXPORT_RTOL``.
     """
     check_exportable(model)
     model.eval()
-    max_stride = max(model.bbox_head.featmap_strides)
-    size = default_input_size(cfg) if img_size is None else int(img_size)
-    if size <= 0 or size % max_stride:
-        raise ValueError(f'--img-size {size} must be a positive multiple of '
-                         f'the largest stride {max_stride}')
-    output_names = [f'raw_s{stride}'
-                    for stride in model.bbox_head.featmap_strides]
-    wrapper = YOLOv5RawOutputs(model).eval()
+    size = _input_size(model, cfg, img_size, dynamic_shape)
+    names = output_names(model)
+    wrapper = RawOutputs(model).eval()
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.rand(2 if dynamic_batch else 1, 3, size, size,
+    inputs = torch.rand(2 if dynamic_batch else 1, 3, *size,
                         generator=generator)
     dynamic_axes = (['batch'] if dynamic_batch else []) + (
         ['height', 'width'] if dynamic_shape else [])
-    metadata = onnx_metadata(cfg, model, size, dynamic_axes, output_names,
-                             opset, config_path, checkpoint)
+    metadata = onnx_metadata(cfg, model, size, dynamic_axes, opset,
+                             config_path, checkpoint)
+    # dynamic spatial axes: YOLOv5 only (checked by _input_size)
+    max_stride = (max(model.bbox_head.featmap_strides)
+                  if dynamic_shape else 1)
 
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -398,12 +457,12 @@ def export_model(model: torch.nn.Module,
                 wrapper, (inputs, ),
                 str(temporary),
                 input_names=[INPUT_NAME],
-                output_names=output_names,
+                output_names=names,
                 opset_version=opset,
                 dynamo=True,
                 external_data=False,
                 dynamic_shapes=_dynamic_shapes(dynamic_batch, dynamic_shape,
-                                               max_stride),
+                                               int(max_stride)),
                 verbose=False)
         _write_metadata(temporary, metadata)
         error, close = output_errors(temporary, wrapper, inputs)
@@ -419,6 +478,6 @@ def export_model(model: torch.nn.Module,
     return dict(path=path, metadata=metadata, max_abs_error=error,
                 input_shape=[
                     'batch' if dynamic_batch else 1, 3,
-                    'height' if dynamic_shape else size,
-                    'width' if dynamic_shape else size
+                    'height' if dynamic_shape else size[0],
+                    'width' if dynamic_shape else size[1]
                 ])

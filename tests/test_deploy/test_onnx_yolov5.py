@@ -17,23 +17,22 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
+from deploy_helpers import (REPO, assert_same_detections, collate,
+                            preprocess, pytorch_predictions, raw_outputs,
+                            sample_image_paths)
 
 from csdet.deploy import onnx_runtime
 from csdet.deploy.onnx_export import (ExportNotSupported, build_detector,
-                                      check_exportable, export_model)
-from csdet.deploy.onnx_runtime import OnnxYOLOv5, postprocess, read_metadata
-from csdet.testing.synthetic import render_synthetic_image
+                                      export_model, export_onnx)
+from csdet.deploy.onnx_runtime import (OnnxDetector, postprocess,
+                                       read_metadata)
 from csdet.utils.runner_setup import load_config
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / 'configs' / 'yolov5_neu_quick.py')
 NUM_IMAGES = 20
 DETECTION_CFG = dict(score_thr=0.2, nms_pre=30000,
@@ -43,18 +42,8 @@ DETECTION_CFG = dict(score_thr=0.2, nms_pre=30000,
 
 @pytest.fixture(scope='module')
 def image_paths(request, tmp_path_factory):
-    try:
-        root = request.getfixturevalue('neu_det_root')
-        return sorted((root / 'IMAGES').glob('*.jpg'))[::90][:NUM_IMAGES]
-    except pytest.skip.Exception:
-        folder = tmp_path_factory.mktemp('synthetic')
-        paths = []
-        for index in range(NUM_IMAGES):
-            path = folder / f'synthetic_{index:02d}.png'
-            cv2.imwrite(str(path),
-                        render_synthetic_image(0, index, 200).image)
-            paths.append(path)
-        return paths
+    return sample_image_paths(request, tmp_path_factory.mktemp('images'),
+                              NUM_IMAGES, step=90)
 
 
 @pytest.fixture(scope='module')
@@ -64,27 +53,7 @@ def cfg():
 
 @pytest.fixture(scope='module')
 def batch(cfg, image_paths):
-    """The test pipeline's output for the images, collated."""
-    init_default_scope('mmdet')
-    steps = [step for step in cfg.test_dataloader.dataset.pipeline
-             if step['type'] != 'LoadAnnotations']
-    pipeline = Compose(steps)
-    return pseudo_collate([
-        pipeline(dict(img_path=str(path), img_id=index))
-        for index, path in enumerate(image_paths)
-    ])
-
-
-def preprocess(model, batch):
-    with torch.no_grad():
-        data = model.data_preprocessor(batch, False)
-    return data['inputs'], data['data_samples']
-
-
-def raw_outputs(model, inputs):
-    with torch.no_grad():
-        return [out.numpy() for out in
-                model.bbox_head(model.extract_feat(inputs))[0]]
+    return collate(cfg, image_paths)
 
 
 @pytest.fixture(scope='module')
@@ -124,7 +93,7 @@ def test_raw_outputs_match_pytorch_within_1e4(initial, batch):
     model, result = initial
     inputs, _ = preprocess(model, batch)
     assert inputs.shape == (NUM_IMAGES, 3, 224, 224)
-    runner = OnnxYOLOv5(str(result['path']), num_threads=2)
+    runner = OnnxDetector(str(result['path']), num_threads=2)
     expected = raw_outputs(model, inputs)
     for index in range(NUM_IMAGES):  # exported for batch 1
         actual = runner.forward(inputs[index:index + 1].numpy())
@@ -141,7 +110,7 @@ def test_calibrated_raw_outputs_are_as_accurate_as_pytorch(calibrated,
     stay as close to the float64 result as PyTorch's float32 is."""
     model, result = calibrated
     inputs, _ = preprocess(model, batch)
-    runner = OnnxYOLOv5(str(result['path']), num_threads=2)
+    runner = OnnxDetector(str(result['path']), num_threads=2)
     actual = runner.forward(inputs.numpy())
     expected = raw_outputs(model, inputs)
     exact = [out.astype(np.float32) for out in
@@ -154,54 +123,11 @@ def test_calibrated_raw_outputs_are_as_accurate_as_pytorch(calibrated,
         np.testing.assert_allclose(ort_out, torch_out, rtol=1e-3, atol=1e-3)
 
 
-def assert_same_detections(expected, actual, box_atol=0.05, atol=1e-4,
-                           max_per_img=None):
-    """PyTorch pred_instances vs the NumPy post-processing's dict: the same
-    detections (label, score, box, cls_probs within tolerance), one to one.
-    Float32 sigmoids differ by an ulp between the two, which may swap
-    detections whose scores tie to an ulp, so the order is not compared;
-    when ``max_per_img`` cut the list, detections tied with the last kept
-    score (within ``atol``) may be in one list and not the other."""
-    exp = dict(labels=expected.labels.numpy(), scores=expected.scores.numpy(),
-               bboxes=expected.bboxes.numpy(),
-               cls_probs=expected.cls_probs.numpy())
-    assert np.all(np.diff(actual['scores']) <= 0)  # descending scores
-    floor = -np.inf
-    if max_per_img is not None and len(exp['scores']) == max_per_img:
-        floor = exp['scores'][-1] + atol
-    else:
-        assert len(actual['scores']) == len(exp['scores'])
-    free = np.ones(len(actual['scores']), dtype=bool)
-    for index in range(len(exp['scores'])):
-        if exp['scores'][index] < floor:
-            continue
-        close = (free & (actual['labels'] == exp['labels'][index]) &
-                 (np.abs(actual['scores'] - exp['scores'][index]) <= atol) &
-                 (np.abs(actual['bboxes'] - exp['bboxes'][index]).max(1) <=
-                  box_atol) &
-                 (np.abs(actual['cls_probs'] - exp['cls_probs'][index]).max(
-                     1) <= atol))
-        assert close.any(), f'no counterpart for detection {index}'
-        free[np.flatnonzero(close)[0]] = False
-    assert (actual['scores'][free] < floor).all()
-
-
-def pytorch_predictions(model, inputs, samples, test_cfg):
-    saved = model.bbox_head.test_cfg
-    model.bbox_head.test_cfg = test_cfg
-    try:
-        with torch.no_grad():
-            return [sample.pred_instances for sample in
-                    model.predict(inputs, samples, rescale=True)]
-    finally:
-        model.bbox_head.test_cfg = saved
-
-
 def test_final_detections_match_pytorch(calibrated, batch):
     model, result = calibrated
     inputs, samples = preprocess(model, batch)
     expected = pytorch_predictions(model, inputs, samples, DETECTION_CFG)
-    runner = OnnxYOLOv5(str(result['path']), num_threads=2)
+    runner = OnnxDetector(str(result['path']), num_threads=2)
     actual = runner.predict(inputs.numpy(),
                             [sample.metainfo for sample in samples],
                             test_cfg=DETECTION_CFG)
@@ -236,7 +162,7 @@ def test_postprocess_is_predict_by_feat(calibrated, batch, test_cfg):
 def test_dynamic_axes(calibrated, batch):
     model, result = calibrated
     inputs, _ = preprocess(model, batch)
-    runner = OnnxYOLOv5(str(result['path']), num_threads=2)
+    runner = OnnxDetector(str(result['path']), num_threads=2)
     whole = runner.forward(inputs.numpy())
     for index in (0, 7):
         single = runner.forward(inputs[index:index + 1].numpy())
@@ -253,7 +179,7 @@ def test_dynamic_axes(calibrated, batch):
 
 
 def test_fixed_export_refuses_other_shapes(initial):
-    runner = OnnxYOLOv5(str(initial[1]['path']))
+    runner = OnnxDetector(str(initial[1]['path']))
     with pytest.raises(ValueError, match='--dynamic-batch'):
         runner.forward(np.zeros((2, 3, 224, 224), np.float32))
     with pytest.raises(ValueError, match='224 x 224.*--dynamic-shape'):
@@ -279,8 +205,9 @@ def test_metadata_is_enough_to_run(initial, cfg):
         score_thr=0.001, nms_pre=30000,
         nms=dict(type='nms', iou_threshold=0.6), max_per_img=300,
         multi_label=True)
-    assert meta['letterbox']['scale'] == [192, 192]
-    assert meta['letterbox']['extra_pad_ratio'] == 0.5
+    assert meta['resize']['type'] == 'LetterBox'
+    assert meta['resize']['scale'] == [192, 192]
+    assert meta['resize']['extra_pad_ratio'] == 0.5
     assert meta['checkpoint'] == 'none (initial weights)'
     assert 'N x 3 x H x W float32' in meta['input_contract']
 
@@ -292,7 +219,7 @@ def test_predict_images_letterboxes_like_the_test_pipeline(
     model, result = calibrated
     inputs, samples = preprocess(model, batch)
     expected = pytorch_predictions(model, inputs, samples, DETECTION_CFG)
-    runner = OnnxYOLOv5(str(result['path']), num_threads=2)
+    runner = OnnxDetector(str(result['path']), num_threads=2)
     images = [cv2.imread(str(path)) for path in image_paths]
     actual = runner.predict_images(images, test_cfg=DETECTION_CFG)
     for exp, act in zip(expected, actual):
@@ -315,7 +242,7 @@ module_path, onnx_path, inputs_path, metas_path, out_path = sys.argv[1:]
 spec = importlib.util.spec_from_file_location('onnx_runtime', module_path)
 runtime = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(runtime)
-runner = runtime.OnnxYOLOv5(onnx_path, num_threads=1)
+runner = runtime.OnnxDetector(onnx_path, num_threads=1)
 with open(metas_path) as f:
     request = json.load(f)
 results = runner.predict(np.load(inputs_path), request['metas'],
@@ -358,7 +285,8 @@ def test_bad_sizes_and_unsupported_models(initial, cfg, tmp_path):
     model, _ = initial
     with pytest.raises(ValueError, match='multiple of the largest stride'):
         export_model(model, cfg, str(tmp_path / 'bad.onnx'), img_size=200)
-    assert not (tmp_path / 'bad.onnx').exists()
-    ssd_cfg = load_config(str(REPO / 'configs' / 'ssd300_neu_quick.py'))
-    with pytest.raises(ExportNotSupported, match='cannot export SSD'):
-        check_exportable(build_detector(ssd_cfg))
+    with pytest.raises(ExportNotSupported,
+                       match="cannot export FasterRCNN.*mmcv's NMS"):
+        export_onnx(str(REPO / 'configs' / 'faster-rcnn_r50_fpn_neu.py'),
+                    None, str(tmp_path / 'frcnn.onnx'))
+    assert list(tmp_path.iterdir()) == []

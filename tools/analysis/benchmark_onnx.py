@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 import csdet  # noqa: F401  (registers the csdet modules)
-from csdet.deploy.onnx_export import (YOLOv5RawOutputs, build_detector,
-                                      export_model)
+from csdet.deploy.onnx_export import RawOutputs, build_detector, export_model
 from csdet.utils.runner_setup import UserInputError, load_config
 
 
@@ -84,7 +83,7 @@ def benchmark_config(config: str, args: argparse.Namespace,
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options,
                                    providers=['CPUExecutionProvider'])
-    network = YOLOv5RawOutputs(model).eval()
+    network = RawOutputs(model).eval()
     params = sum(p.numel() for p in model.parameters())
     rows = []
     for batch_size in args.batch_sizes:
