@@ -16,7 +16,7 @@ evaluation): ``scores`` ``[D]`` float32, ``bboxes`` ``[D, 4]``, ``labels``
 ``[D]``, ``cls_probs`` ``[D, N]`` (rules that need them), ``gt_bboxes``,
 ``gt_labels``, ``ignored_bboxes``, ``ignored_labels``.
 """
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -88,9 +88,24 @@ def rule_decision_metrics(records: Sequence[Mapping[str, Any]],
     return decision_metrics(confusion, matrix, len(records))
 
 
+def _trim_records(records: Sequence[Mapping[str, Any]],
+                  lowest: float) -> List[Dict[str, Any]]:
+    """The records without the detections no threshold >= ``lowest`` can
+    keep (the matching of the kept ones does not depend on them)."""
+    trimmed = []
+    for record in records:
+        keep = np.asarray(record['scores'], np.float32) >= np.float32(lowest)
+        trimmed.append(
+            dict(record,
+                 **{key: np.asarray(record[key])[keep]
+                    for key in ('scores', 'labels', 'bboxes')}))
+    return trimmed
+
+
 class _CostState:
-    """Per-image confusion matrices at the current per-class thresholds;
-    re-matches only the images whose kept set a change touches."""
+    """Per-image confusion matrices at the current per-class thresholds.
+    A threshold change re-matches only the images that have a detection of
+    that class between the old and the new threshold."""
 
     def __init__(self, records: Sequence[Mapping[str, Any]],
                  thresholds: np.ndarray, matrix: np.ndarray,
@@ -101,6 +116,18 @@ class _CostState:
         self.num_classes = len(matrix) - 1
         self.scores = [np.asarray(r['scores'], np.float32) for r in records]
         self.labels = [np.asarray(r['labels'], np.int64) for r in records]
+        # per class: its detections' scores (ascending) and their images
+        self.class_scores, self.class_images = [], []
+        for class_index in range(self.num_classes):
+            pairs = [(score, index)
+                     for index, (scores, labels) in enumerate(
+                         zip(self.scores, self.labels))
+                     for score in scores[labels == class_index]]
+            pairs.sort()
+            self.class_scores.append(
+                np.array([p[0] for p in pairs], np.float32))
+            self.class_images.append(np.array([p[1] for p in pairs],
+                                              np.int64))
         self.thresholds = thresholds.copy()
         self.confusions = [
             self._image_confusion(index, self.thresholds)
@@ -122,48 +149,66 @@ class _CostState:
                                         self.labels[index], keep,
                                         self.num_classes, self.iou_thr)
 
-    def try_threshold(self, class_index: int, value: float) -> tuple:
-        """(total cost, total confusion, changed per-image confusions) with
-        class ``class_index``'s threshold set to ``value``."""
+    def _images_between(self, class_index: int, first: float,
+                        second: float) -> np.ndarray:
+        """Images with a detection of the class scored in [low, high) of
+        the two thresholds (compared in float32)."""
+        low, high = sorted((np.float32(first), np.float32(second)))
+        scores = self.class_scores[class_index]
+        start, stop = np.searchsorted(scores, [low, high], side='left')
+        return np.unique(self.class_images[class_index][start:stop])
+
+    def best_threshold(self, class_index: int,
+                       candidates: np.ndarray) -> Optional[float]:
+        """The first candidate (in the given order) whose total cost is
+        strictly below the current one and lowest, or None. Candidates are
+        visited in turn, each re-matching only the images that changed
+        since the previous one."""
+        thresholds = self.thresholds.copy()
+        confusion = self.confusion.copy()
+        trial = {}  # image -> its confusion at the previous candidate
+        best_value, best_total = None, self.total
+        previous = thresholds[class_index]
+        for value in candidates:
+            thresholds[class_index] = value
+            for index in self._images_between(class_index, previous, value):
+                new = self._image_confusion(index, thresholds)
+                confusion += new - trial.get(index, self.confusions[index])
+                trial[index] = new
+            previous = value
+            total = self._cost(confusion)
+            if total < best_total:
+                best_value, best_total = value, total
+        return best_value
+
+    def accept(self, class_index: int, value: float) -> None:
+        """Set the class's threshold to ``value`` and update the state."""
         thresholds = self.thresholds.copy()
         thresholds[class_index] = value
-        low, high = sorted((np.float32(value),
-                            np.float32(self.thresholds[class_index])))
-        confusion = self.confusion.copy()
-        changed = {}
-        for index, (scores, labels) in enumerate(zip(self.scores,
-                                                     self.labels)):
-            in_class = scores[labels == class_index]
-            if ((in_class >= low) & (in_class < high)).any():
-                changed[index] = self._image_confusion(index, thresholds)
-                confusion += changed[index] - self.confusions[index]
-        return self._cost(confusion), confusion, changed
-
-    def accept(self, class_index: int, value: float, trial: tuple) -> None:
-        self.thresholds[class_index] = value
-        self.total, self.confusion, changed = trial
-        for index, new in changed.items():
+        for index in self._images_between(class_index,
+                                          self.thresholds[class_index],
+                                          value):
+            new = self._image_confusion(index, thresholds)
+            self.confusion += new - self.confusions[index]
             self.confusions[index] = new
+        self.thresholds = thresholds
+        self.total = self._cost(self.confusion)
 
 
 def _tune_decision_cost(records, thresholds, matrix, candidates, iou_thr,
                         max_sweeps) -> np.ndarray:
     """Coordinate descent: per class in turn, the candidate with the lowest
-    total cost, accepted only when strictly lower; until a sweep changes
-    nothing (or ``max_sweeps``)."""
-    state = _CostState(records, thresholds, matrix, iou_thr)
+    total cost, accepted only when strictly lower (ties: the first
+    candidate); until a sweep changes nothing (or ``max_sweeps``)."""
+    lowest = min(float(np.min(candidates)), float(np.min(thresholds)))
+    state = _CostState(_trim_records(records, lowest), thresholds, matrix,
+                       iou_thr)
     for _ in range(max_sweeps):
         improved = False
         for class_index in range(state.num_classes):
-            best_value, best_trial = None, None
-            for value in candidates:
-                trial = state.try_threshold(class_index, value)
-                best_total = (state.total
-                              if best_trial is None else best_trial[0])
-                if trial[0] < best_total:
-                    best_value, best_trial = value, trial
-            if best_trial is not None:
-                state.accept(class_index, best_value, best_trial)
+            value = state.best_threshold(class_index, candidates)
+            if value is not None:
+                state.accept(class_index, value)
                 improved = True
         if not improved:
             break
