@@ -1,6 +1,8 @@
 """DecisionCostMetric: the cost of a detector's final decisions."""
+import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence, Union
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from mmdet.registry import METRICS
@@ -8,10 +10,63 @@ from mmdet.registry import METRICS
 from csdet.cost.decision import background_as_negative_costs as \
     background_costs
 from csdet.cost.decision import confusion_cost, extend_cost_matrix
+from . import curves
 from .base import CostSensitiveDetMetric, above_threshold
+from .f1_metric import collect_matches, macro_f1_curve
 from .matching import greedy_match
 
 BACKGROUND = 'background'
+#: The numbers reported per decision rule (``<rule>/<key>``).
+RULE_KEYS = ('total_cost', 'cost_per_image', 'num_missed',
+             'num_false_alarms', 'num_misclassified')
+#: Rule names that are not thresholds files.
+NAMED_RULES = ('argmax', 'min-risk')
+
+
+def rule_name(spec: Any) -> str:
+    """The name a decision rule spec reports under: ``'argmax'``,
+    ``'min-risk'``, ``'thresholds'`` for a dict, the file stem for a
+    thresholds JSON path.
+
+    Raises:
+        TypeError: the spec is none of these.
+    """
+    if isinstance(spec, str) and spec in NAMED_RULES:
+        return spec
+    if isinstance(spec, Mapping):
+        return 'thresholds'
+    if isinstance(spec, (str, os.PathLike)):
+        return Path(spec).stem
+    raise TypeError("a decision rule spec is 'argmax', 'min-risk', a "
+                    f'thresholds JSON path or dict, got {spec!r}')
+
+
+def _check_rule_file(spec: Any) -> None:
+    """A spec that is not a named rule nor a dict must be an existing
+    file."""
+    if (isinstance(spec, (str, os.PathLike)) and spec not in NAMED_RULES
+            and not Path(spec).is_file()):
+        raise FileNotFoundError(
+            f"decision rule {str(spec)!r} is neither 'argmax' nor "
+            "'min-risk' nor an existing thresholds JSON file; tune one "
+            'with tools/tune_thresholds.py or check the path')
+
+
+def rule_names(specs: Sequence[Any]) -> List[str]:
+    """:func:`rule_name` of every spec.
+
+    Raises:
+        ValueError: two specs report under the same name (e.g. two
+            ``thresholds.json`` in different folders); rename a file.
+    """
+    names = [rule_name(spec) for spec in specs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f'decision rules {list(map(str, specs))} report under the same '
+            f'name {repeated}; give each thresholds file its own name '
+            "(its stem is the rule's name) and list each rule once")
+    return names
 
 
 def background_as_negative_costs(class_names: Sequence[str],
@@ -129,14 +184,40 @@ class DecisionCostMetric(CostSensitiveDetMetric):
     ``decision_confusion.json`` (M and the cost-weighted M with class
     names) and ``decision_confusion.png`` (heatmap) in the output dir.
 
+    Decision rules (``decision_rules``): each spec of
+    :func:`csdet.cost.deploy_decision.build_decision_rule` (``'argmax'`` at
+    ``score_thr``, ``'min-risk'``, a thresholds JSON path or dict) decides
+    on the model's own labels and scores (not the Bayes relabelling) and is
+    scored by :func:`csdet.cost.threshold_tuning.rule_decision_metrics`
+    with this metric's E, matching and ``iou_thr``. Each adds
+    ``<rule>/total_cost``, ``<rule>/cost_per_image``, ``<rule>/num_missed``,
+    ``<rule>/num_false_alarms``, ``<rule>/num_misclassified`` (rule names:
+    :func:`rule_name`) and a row of the ``decision_rules`` table in
+    ``decision_metric.json``. The rules price decisions with the class
+    probabilities, so they need ``pred_instances.cls_probs``.
+
+    Curves (``save_curves``, grid 0.00..1.00 of :mod:`.curves`, one global
+    threshold, this metric's labels): ``threshold_curves.csv`` with
+    ``threshold``, ``macro_precision``, ``macro_recall``, ``macro_f1``
+    (``F1Metric``'s class-aware matching) and ``decision_total_cost``, and
+    ``decision_cost_curve.png`` (``score_thr`` and the cheapest grid
+    threshold marked).
+
     Args:
-        score_thr: operating threshold.
+        score_thr: operating threshold (also the ``'argmax'`` rule's).
         iou_thr: minimum IoU of a match.
         missed_cost: None (default above), a number, or N per-class costs.
         false_alarm_cost: None (default above), a number, or N per-class
             costs.
         save_plot: write the PNG heatmap.
+        decision_rules: None (no rule), or a list of rule specs.
+        save_curves: write the curves CSV and the cost-curve PNG.
         **kwargs: see :class:`CostSensitiveDetMetric`.
+
+    Raises:
+        TypeError / FileNotFoundError: a rule spec that is not a rule or
+            names no file.
+        ValueError: two rules with the same name.
     """
     default_prefix: Optional[str] = 'decision'
 
@@ -147,12 +228,50 @@ class DecisionCostMetric(CostSensitiveDetMetric):
                  false_alarm_cost: Optional[Union[float,
                                                   Sequence[float]]] = None,
                  save_plot: bool = True,
+                 decision_rules: Optional[Sequence[Any]] = None,
+                 save_curves: bool = True,
                  **kwargs) -> None:
         super().__init__(iou_thr=iou_thr, **kwargs)
         self.score_thr = float(score_thr)
         self.missed_cost = missed_cost
         self.false_alarm_cost = false_alarm_cost
         self.save_plot = save_plot
+        self.save_curves = save_curves
+        self.decision_rules = decision_rules
+
+    @property
+    def decision_rules(self) -> Optional[List[Any]]:
+        """The rule specs (None: no rule)."""
+        return self._decision_rules
+
+    @decision_rules.setter
+    def decision_rules(self, specs: Optional[Sequence[Any]]) -> None:
+        if specs is not None:
+            if isinstance(specs, (str, os.PathLike, Mapping)):
+                specs = [specs]
+            specs = list(specs)
+            rule_names(specs)
+            for spec in specs:
+                _check_rule_file(spec)
+        self._decision_rules = specs or None
+
+    @property
+    def requires_cls_probs(self) -> bool:  # type: ignore[override]
+        """The decision rules price decisions with ``cls_probs``."""
+        return self._decision_rules is not None
+
+    def _prediction_record(self, data_sample: dict,
+                           needs_probs: bool) -> Dict[str, Any]:
+        try:
+            return super()._prediction_record(data_sample, needs_probs)
+        except KeyError as error:
+            if self._decision_rules is None:
+                raise
+            raise KeyError(
+                f'{error.args[0]} (decision_rules '
+                f'{rule_names(self._decision_rules)} need it: every rule '
+                "prices its decisions with the class probabilities; drop "
+                'the rules / --decision for this model)') from None
 
     def extended_cost_matrix(self) -> np.ndarray:
         """E, the (N+1) x (N+1) cost matrix with background last."""
@@ -190,6 +309,12 @@ class DecisionCostMetric(CostSensitiveDetMetric):
         total = metrics['total_cost']
         if self.bayes_relabel:
             metrics['num_relabelled'] = num_relabelled
+        rule_rows = self.rule_metrics(results, extended)
+        for row in rule_rows:
+            metrics.update({
+                f"{row['rule']}/{key}": row[key]
+                for key in RULE_KEYS
+            })
         names = list(class_names) + [BACKGROUND]
         settings = dict(
             score_thr=self.score_thr,
@@ -198,14 +323,16 @@ class DecisionCostMetric(CostSensitiveDetMetric):
             matching='greedy by descending score, class-agnostic, one '
             'detection per ground truth',
             cost_spec=self.cost_spec)
-        self.dump_json(
-            dict(
-                metrics=metrics,
-                classes=names,
-                confusion_matrix=confusion,
-                extended_cost_matrix=extended,
-                num_images=len(results),
-                settings=settings), 'decision_metric.json')
+        summary = dict(
+            metrics=metrics,
+            classes=names,
+            confusion_matrix=confusion,
+            extended_cost_matrix=extended,
+            num_images=len(results),
+            settings=settings)
+        if rule_rows:
+            summary['decision_rules'] = rule_rows
+        self.dump_json(summary, 'decision_metric.json')
         self.dump_json(
             dict(
                 rows='true class',
@@ -220,7 +347,67 @@ class DecisionCostMetric(CostSensitiveDetMetric):
                 osp.join(output_dir, 'decision_confusion.png'),
                 title=f'decisions at score >= {self.score_thr:g}, total cost '
                 f'{total:.4g} (cell: count, then cost)')
+        if self.save_curves and output_dir is not None:
+            self.write_curves(results, extended, total, output_dir)
         return metrics
+
+    def rule_metrics(self, results: List[Dict[str, Any]],
+                     extended: np.ndarray) -> List[Dict[str, Any]]:
+        """One row per decision rule: ``rule``, ``source``, the
+        ``thresholds`` it applies (None for min-risk) and the
+        :data:`RULE_KEYS` numbers; [] without rules."""
+        if self._decision_rules is None:
+            return []
+        # lazy: csdet.cost.threshold_tuning imports this module
+        from csdet.cost.deploy_decision import build_decision_rule
+        from csdet.cost.threshold_tuning import rule_decision_metrics
+
+        for record in results:
+            self.check_labels(record)
+            self.check_cls_probs(record)
+        rows = []
+        for name, spec in zip(rule_names(self._decision_rules),
+                              self._decision_rules):
+            rule = build_decision_rule(spec, extended, self.class_names,
+                                       score_thr=self.score_thr)
+            numbers = rule_decision_metrics(results, rule, self.iou_thr)
+            rows.append(
+                dict(rule=name,
+                     source=(rule.source if rule.name == 'thresholds' else
+                             rule.name),
+                     thresholds=(None if rule.thresholds is None else dict(
+                         zip(self.class_names, rule.thresholds))),
+                     **{key: numbers[key]
+                        for key in RULE_KEYS}))
+        return rows
+
+    def write_curves(self, results: List[Dict[str, Any]],
+                     extended: np.ndarray, total: float,
+                     output_dir: str) -> None:
+        """``threshold_curves.csv`` and ``decision_cost_curve.png`` (class
+        docstring) into ``output_dir``; ``total`` is the cost at
+        ``score_thr``."""
+        labels = [self.decision_labels(record) for record in results]
+        grid = curves.grid_thresholds()
+        prf = macro_f1_curve(
+            *collect_matches(results, labels, len(self.class_names),
+                             self.iou_thr), grid)
+        costs = curves.decision_cost_curve(results, labels, extended,
+                                           self.iou_thr, grid)
+        curves.write_curves_csv(
+            osp.join(output_dir, curves.CURVES_CSV),
+            dict(threshold=curves.THRESHOLD_GRID,
+                 macro_precision=prf['macro_precision'],
+                 macro_recall=prf['macro_recall'],
+                 macro_f1=prf['macro_f1'],
+                 decision_total_cost=costs))
+        marks = [(f'score_thr {self.score_thr:g}', self.score_thr, total)]
+        best = curves.best_on_grid(costs, lower_is_better=True)
+        if best >= 0:
+            marks.append(('cheapest on the grid',
+                          float(curves.THRESHOLD_GRID[best]), costs[best]))
+        curves.plot_cost_curve(curves.THRESHOLD_GRID, costs, marks,
+                               osp.join(output_dir, curves.COST_CURVE_PNG))
 
 
 def plot_confusion_matrix(confusion: np.ndarray, weighted: np.ndarray,

@@ -1,9 +1,11 @@
 """F1Metric: multi-class (macro) F1 of detections, as the paper reports."""
-from typing import Any, Dict, List, Optional
+import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from mmdet.registry import METRICS
 
+from . import curves
 from .base import CostSensitiveDetMetric, float32_to_float
 from .matching import greedy_match
 
@@ -27,6 +29,40 @@ def per_class_match_flags(record: Dict[str, Any], labels: np.ndarray,
         flags[dets] = np.where(assignment >= 0, 1,
                                np.where(assignment == -1, 0, -1))
     return flags
+
+
+def collect_matches(records: Sequence[Dict[str, Any]],
+                    labels: Sequence[np.ndarray], num_classes: int,
+                    iou_thr: float) -> tuple:
+    """Class-aware matching of every record (:func:`per_class_match_flags`)
+    joined over the set.
+
+    Args:
+        records: metric records; ``labels[i]`` ``[D_i]`` the labels record i
+            is scored with.
+
+    Returns:
+        ``(scores, labels, is_tp, gt_counts)``: ``[D]`` float32, int64,
+        int64 of the detections that are not dropped, and ``[N]`` ground
+        truths per class; the arguments of :func:`macro_f1_curve`.
+    """
+    all_scores, all_labels, all_tp = [], [], []
+    gt_counts = np.zeros(num_classes, dtype=np.int64)
+    for record, record_labels in zip(records, labels):
+        flags = per_class_match_flags(record, record_labels, num_classes,
+                                      iou_thr)
+        kept = flags >= 0
+        all_scores.append(record['scores'][kept])
+        all_labels.append(record_labels[kept])
+        all_tp.append(flags[kept])
+        gt_counts += np.bincount(record['gt_labels'],
+                                 minlength=num_classes)[:num_classes]
+
+    def join(parts: list, dtype) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    return (join(all_scores, np.float32), join(all_labels, np.int64),
+            join(all_tp, np.int64), gt_counts)
 
 
 def class_prf(scores: np.ndarray, is_tp: np.ndarray, num_gts: int,
@@ -139,6 +175,10 @@ class F1Metric(CostSensitiveDetMetric):
         score_thr: fixed operating threshold (``score >= score_thr``).
         iou_thr: minimum IoU of a match.
         classwise: report per-class F1 at ``score_thr`` too.
+        save_curves: write ``pr_curve.png`` (precision against recall) and
+            ``f1_curve.png`` (F1 against the threshold, operating and best
+            threshold marked), per class and macro, on the grid 0.00..1.00
+            of :mod:`.curves`, into the output dir.
         **kwargs: see :class:`CostSensitiveDetMetric` (the cost spec is only
             needed for ``bayes_relabel``).
     """
@@ -148,33 +188,20 @@ class F1Metric(CostSensitiveDetMetric):
                  score_thr: float = 0.25,
                  iou_thr: float = 0.5,
                  classwise: bool = False,
+                 save_curves: bool = True,
                  **kwargs) -> None:
         super().__init__(iou_thr=iou_thr, **kwargs)
         self.score_thr = float(score_thr)
         self.classwise = classwise
+        self.save_curves = save_curves
 
     def compute_metrics(self, results: List[Dict[str, Any]]) -> Dict[str,
                                                                       float]:
         class_names = self.class_names
-        num_classes = len(class_names)
-        all_scores, all_labels, all_tp = [], [], []
-        gt_counts = np.zeros(num_classes, dtype=np.int64)
-        for record in results:
-            labels = self.decision_labels(record)
-            flags = per_class_match_flags(record, labels, num_classes,
-                                          self.iou_thr)
-            kept = flags >= 0
-            all_scores.append(record['scores'][kept])
-            all_labels.append(labels[kept])
-            all_tp.append(flags[kept])
-            gt_counts += np.bincount(
-                record['gt_labels'], minlength=num_classes)[:num_classes]
-        scores = (np.concatenate(all_scores)
-                  if all_scores else np.zeros(0, dtype=np.float32))
-        labels = (np.concatenate(all_labels)
-                  if all_labels else np.zeros(0, dtype=np.int64))
-        is_tp = (np.concatenate(all_tp)
-                 if all_tp else np.zeros(0, dtype=np.int64))
+        matches = collect_matches(
+            results, [self.decision_labels(record) for record in results],
+            len(class_names), self.iou_thr)
+        scores, labels, is_tp, gt_counts = matches
 
         # float32 like the scores (see base.above_threshold). Candidates in
         # descending order, starting with one above every score (keeps no
@@ -232,4 +259,29 @@ class F1Metric(CostSensitiveDetMetric):
                     'detection per ground truth',
                     macro_average='over classes with ground truth')),
             'f1_metric.json')
+        if self.save_curves:
+            self.plot_curves(matches, metrics)
         return metrics
+
+    def plot_curves(self, matches: tuple, metrics: Dict[str, float]) -> None:
+        """``pr_curve.png`` and ``f1_curve.png`` over the threshold grid
+        (:mod:`.curves`), per class with ground truth and macro, into the
+        output dir (nothing without one)."""
+        output_dir = self.resolve_output_dir()
+        if output_dir is None:
+            return
+        grid = curves.grid_thresholds()
+        curve = macro_f1_curve(*matches, grid, per_class=True)
+        with_gt = np.flatnonzero(matches[3] > 0)
+        names = [self.class_names[index] for index in with_gt]
+        curves.plot_pr_curves(curve['precision'][with_gt],
+                              curve['recall'][with_gt],
+                              curve['macro_precision'],
+                              curve['macro_recall'], names,
+                              osp.join(output_dir, curves.PR_CURVE_PNG))
+        curves.plot_f1_curves(
+            curves.THRESHOLD_GRID, curve['f1'][with_gt], curve['macro_f1'],
+            names, [(f'score_thr {self.score_thr:g}', self.score_thr,
+                     metrics['f1']),
+                    ('best', metrics['best_score_thr'], metrics['best_f1'])],
+            osp.join(output_dir, curves.F1_CURVE_PNG))
