@@ -338,10 +338,14 @@ def resolve_config(cfg: Config) -> Config:
 
 
 def load_resolved(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` + ``--cfg-options`` + :func:`resolve_config`."""
+    """``Config.fromfile`` + ``--cfg-options`` + :func:`resolve_config`;
+    also enters the config's registry scope (mmdet), so that its modules
+    build by their short names."""
+    from mmengine.registry import init_default_scope
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
     return resolve_config(cfg)
 
 

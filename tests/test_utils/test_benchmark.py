@@ -8,6 +8,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 
 import csdet  # noqa: F401  (registers csdet modules)
+from csdet.utils.config import load_resolved
 from csdet.testing.synthetic import make_synthetic_coco
 from csdet.utils.benchmark import (Timing, benchmark_model, count_parameters,
                                    input_size, summarize, synthetic_batch,
@@ -80,8 +81,8 @@ def test_helpers():
 
 
 def test_input_size_of_repo_configs(repo_root):
-    sizes = {name: input_size(Config.fromfile(
-        repo_root / 'configs' / f'{name}.py'))
+    sizes = {name: input_size(load_resolved(
+        str(repo_root / 'configs' / f'{name}.py')))
         for name in ('yolov5_neu', 'ssd300_neu', 'faster-rcnn_r50_fpn_neu')}
     assert sizes == {'yolov5_neu': 192, 'ssd300_neu': 300,
                      'faster-rcnn_r50_fpn_neu': 400}
@@ -90,9 +91,9 @@ def test_input_size_of_repo_configs(repo_root):
 def test_load_test_images_uses_the_test_pipeline(repo_root, tmp_path):
     data = make_synthetic_coco(tmp_path, num_images=8, image_size=80,
                                test_fraction=0.5)
-    cfg = Config.fromfile(repo_root / 'configs' / 'yolov5_neu_quick.py')
-    cfg.test_dataloader.dataset.update(data_root=f"{data['root']}/",
-                                       ann_file=str(data['test']))
+    cfg = load_resolved(str(repo_root / 'configs' / 'yolov5_neu_quick.py'),
+                        dict(data_root=f"{data['root']}/",
+                             test_ann_file=str(data['test'])))
     images = load_test_images(cfg, count=10)  # more than the 4 test images
     assert len(images['inputs']) == len(images['data_samples']) == 4
     for image, sample in zip(images['inputs'], images['data_samples']):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from mmengine.config import Config
+from csdet.utils.config import load_resolved
 from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 from torch import nn
@@ -76,7 +76,7 @@ def test_finds_the_class_logits_of_two_stage_and_dense_heads():
 def test_detector_ratio_on_a_synthetic_batch(repo_root):
     """CS-YOLOv5n, 2 random 64 px images: the model-level measurement."""
     init_default_scope('mmdet')
-    cfg = Config.fromfile(str(repo_root / 'configs' / 'cs_yolov5n_neu.py'))
+    cfg = load_resolved(str(repo_root / 'configs' / 'cs_yolov5n_neu.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.train()
