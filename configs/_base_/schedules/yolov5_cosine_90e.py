@@ -1,32 +1,11 @@
 # YOLOv5 training recipe (Ultralytics v7.0, hyp.scratch-low) with the
 # CS-YOLOv5 paper's settings (Liu et al., Sensors 2023, Sec. 3.2): SGD,
-# initial lr 0.002, cosine annealing, weight decay 5e-4, 90 epochs. See
-# docs/yolov5.md "Training recipe". The batch size is per dataset in the
-# paper (NEU-DET 230, Paint 24), so it is set by the dataset config
-# (datasets/neu_det_yolov5.py: 230).
-#
-# Batch size. To train with less memory:
+# initial lr 0.002, cosine annealing, weight decay 5e-4, 90 epochs.
+# The batch size is set by the detector config (configs/yolov5_neu.py: 230,
+# the paper's NEU-DET batch). To train with less memory change only it,
 #   --cfg-options train_dataloader.batch_size=16
-# That is all: YOLOv5ParamSchedulerHook re-applies the nominal-batch rule
-# with the real batch size before training (the optimizer follows the
-# loader, whatever paramwise_cfg says). Do NOT scale the lr with the batch size, and leave mmengine's
-# auto_scale_lr off. Why, precisely:
-#   - the head multiplies the loss by the batch size, so a step's gradient
-#     is a SUM over the images seen since the previous step, and
-#     YOLOv5OptimWrapper sums (does not average) accumulated gradients;
-#   - gradients are accumulated over accumulate = max(round(64 / batch), 1)
-#     batches, i.e. a step sees batch * accumulate images: 64 for batch 16
-#     (accumulate 4), 230 for batch 230 (accumulate 1);
-#   - so the lr is a per-image step size: one epoch applies lr x the sum of
-#     all per-image gradients whatever the batch (batch 230 takes 7 larger
-#     steps, batch 16 takes 24 steps of 64 images), and the weight decay,
-#     scaled by batch * accumulate / 64, likewise decays by the same total
-#     per epoch (batch 230: 5e-4 * 3.59 per step). Linear lr scaling is
-#     already built in; scaling lr again would double-count it.
-#   What does change with the batch: BatchNorm statistics, the number of
-#   steps, and the warmup, which is max(3 epochs, 100 iterations): at batch
-#   230 (7 iterations per epoch on NEU-DET) the 100-iteration minimum
-#   stretches it to about 14 epochs, as in the reference.
+# not the lr and not auto_scale_lr: with the nominal batch 64 the lr is a
+# per-image step size (docs/yolov5.md, "Training recipe").
 max_epochs = 90
 
 train_cfg = dict(
