@@ -207,7 +207,9 @@ def build_rule(cfg, decision: Any, score_thr: float, error_type: type):
     matrix = deployment_cost_matrix(
         cfg.classes, positive_classes=spec['positive_classes'],
         group=spec['group'], coefficients=spec['coefficients'],
-        cost_matrix=spec['matrix'], normalize=spec['normalize'])
+        cost_matrix=spec['matrix'], normalize=spec['normalize'],
+        missed_costs=spec['missed_cost'],
+        false_alarm_costs=spec['false_alarm_cost'])
     try:
         return build_decision_rule(decision, matrix, cfg.classes, score_thr)
     except (OSError, ValueError, TypeError) as error:

@@ -22,7 +22,8 @@ classes           every dataset's ``metainfo.classes``, ``num_classes`` of
 img_size          the size field of every pipeline step and model part in
                   :data:`SIZE_FIELDS`
 cost              every CostSensitiveLoss and every cost metric (see
-                  :func:`cost_spec`)
+                  :func:`cost_spec`); missed_cost / false_alarm_cost only
+                  the decision metrics and rules
 ================  ===========================================================
 
 A key that is absent leaves its fields as the config wrote them.
@@ -46,6 +47,11 @@ COST_DEFAULTS: Dict[str, Any] = dict(
     matrix=None,  # explicit N x N matrix or a .json / .csv path
     normalize='max',  # 'max' | 'sum' | 'none'
     ratio=0.75,  # r = lambda_cost / lambda_cls (paper Sec. 3.6)
+    # Deployment only (decision metric and rules), in matrix units after
+    # normalisation: a number or one per class; None = background priced
+    # as one more negative class (csdet.cost.decision).
+    missed_cost=None,
+    false_alarm_cost=None,
 )
 
 #: Pipeline steps and model parts whose size follows ``img_size`` (s).
@@ -290,6 +296,12 @@ def _matrix_kwargs(spec: dict) -> dict:
         cost_matrix=spec['matrix'], normalize=spec['normalize'])
 
 
+def decision_cost_kwargs(spec: dict) -> dict:
+    """The deployment-only settings of a :func:`cost_spec`."""
+    return dict(missed_cost=spec['missed_cost'],
+                false_alarm_cost=spec['false_alarm_cost'])
+
+
 def _is_subclass(registry_name: str, node: dict, base: type) -> bool:
     from mmdet import registry
     cls = getattr(registry, registry_name).get(node['type'])
@@ -323,8 +335,12 @@ def apply_cost(cfg: Config) -> None:
                       'cost_weight': 'cost.ratio x loss_weight'}.get(
                           key, f'cost.{key}')
             _set_checked(node, key, value, path, source)
+    from csdet.evaluation.metrics import DecisionCostMetric
     for path, node in metrics:
-        for key, value in shared.items():
+        values = dict(shared)
+        if _is_subclass('METRICS', node, DecisionCostMetric):
+            values.update(decision_cost_kwargs(spec))
+        for key, value in values.items():
             _set_checked(node, key, value, path, f'cost.{key}')
 
 

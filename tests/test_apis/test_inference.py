@@ -128,3 +128,23 @@ def test_onnx_file_gives_the_pytorch_detections(repo_root, quick_checkpoint,
                                    rtol=1e-3)
         assert other.cls_probs.shape[1] == one.cls_probs.shape[1] == 6
         assert set(other.decisions.tolist()) <= set(range(7))
+
+
+def test_dear_misses_make_min_risk_report_more(quick_checkpoint,
+                                               synthetic_set):
+    """A miss priced far above a false alarm turns 'no defect' decisions
+    into defect reports, never the other way round."""
+    path = str(image_paths(synthetic_set)[0])
+    kwargs = dict(device='cpu', decision='min-risk')
+    cheap = DefectDetector(quick_checkpoint['config'],
+                           quick_checkpoint['checkpoint'],
+                           cfg_options=quick_checkpoint['options'],
+                           **kwargs)(path)
+    dear = DefectDetector(quick_checkpoint['config'],
+                          quick_checkpoint['checkpoint'],
+                          cfg_options=dict(quick_checkpoint['options'], **{
+                              'cost.missed_cost': 1e6,
+                              'cost.false_alarm_cost': 1e-6}),
+                          **kwargs)(path)
+    assert len(dear.defects) > len(cheap.defects)
+    assert set(cheap.defects) <= set(dear.defects)

@@ -197,3 +197,16 @@ def count_settings(path: Path) -> int:
                                   'cs_faster-rcnn_r50_fpn_custom.py'])
 def test_custom_templates_are_short(name):
     assert count_settings(CONFIGS / 'custom' / name) <= 15
+
+
+def test_miss_and_false_alarm_costs_reach_decisions_only():
+    cfg = load('cs_yolov5_neu.py', **{'cost.missed_cost': 0.5,
+                                      'cost.false_alarm_cost': [1] * 6})
+    losses, _ = cost_consumers(cfg)
+    assert 'missed_cost' not in losses[0]
+    decision = steps(cfg, 'DecisionCostMetric', 'test_evaluator')
+    assert decision and all(node['missed_cost'] == 0.5 and
+                            node['false_alarm_cost'] == [1] * 6
+                            for node in decision)
+    assert all('missed_cost' not in node
+               for node in steps(cfg, 'CostMetric', 'test_evaluator'))
