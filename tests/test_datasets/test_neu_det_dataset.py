@@ -1,8 +1,6 @@
 """NEUDETDataset and the NEU-DET configs' data settings."""
-import importlib.util
 import json
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from csdet.datasets import (NEU_DET_CLASSES, CategoryMismatchError,
                             NEUDETDataset)
 from csdet.testing.synthetic import make_synthetic_coco
 from csdet.utils.config import load_resolved
+from tool_loader import load_tool
 
 
 def infos(dataset):
@@ -25,16 +24,8 @@ def mmdet_scope():
 
 
 @pytest.fixture(scope='module')
-def conv(repo_root):
-    """The converter module (tools/ is no package, so load it by path)."""
-    name = 'csdet_tool_neu_det_converter'
-    if name not in sys.modules:
-        path = repo_root / 'tools' / 'dataset_converters' / 'neu_det.py'
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def conv():
+    return load_tool('dataset_converters/neu_det.py')
 
 
 def dataset_config(repo_root, name, split, data_root, **options):

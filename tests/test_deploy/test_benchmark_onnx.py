@@ -1,20 +1,13 @@
 """tools/analysis/benchmark_onnx.py helpers (the timing itself is a script,
 not a test)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_onnx', REPO / 'tools' / 'analysis' / 'benchmark_onnx.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis/benchmark_onnx.py')
 
 
 def test_calls_alternate_and_flip_order(bench):

@@ -1,5 +1,4 @@
 """tools/browse_dataset.py on the synthetic set: before/after PNGs, --check."""
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from csdet.testing.synthetic import make_synthetic_coco
+from tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ('crazing', 'inclusion', 'patches')
@@ -52,17 +52,13 @@ test_dataloader = dict(batch_size=2, num_workers=0, dataset=dict(
 """
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'browse_dataset', REPO / 'tools' / 'browse_dataset.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def browse_tool():
+    return load_tool('browse_dataset.py')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool()
+    return browse_tool()
 
 
 @pytest.fixture(autouse=True)

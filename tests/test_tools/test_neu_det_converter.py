@@ -4,11 +4,9 @@ library it uses): VOC -> COCO, split, refusals.
 Small VOC fixtures are generated in tmp_path (32 x 32 JPEGs); one
 integration test converts the real NEU-DET (``neu_det_root``).
 """
-import importlib.util
 import json
 import os
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from csdet.datasets.converters import ConversionError
 from csdet.datasets.converters.voc import (VocObject, check_boxes,
                                           parse_voc_xml, voc_box_to_coco)
 from csdet.datasets.converters import neu_det as neu
+from tool_loader import load_tool
 
 SIDE = 32
 CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
@@ -28,17 +27,8 @@ CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
 
 
 @pytest.fixture(scope='module')
-def conv(repo_root):
-    """The command-line tool, loaded from its path (tools/ is no package);
-    it re-exports the library's convert()."""
-    name = 'csdet_tool_neu_det_converter'
-    if name not in sys.modules:
-        path = repo_root / 'tools' / 'dataset_converters' / 'neu_det.py'
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def conv():
+    return load_tool('dataset_converters/neu_det.py')
 
 
 # ---------------------------------------------------------------- fixtures --

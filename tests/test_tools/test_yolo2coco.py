@@ -3,10 +3,8 @@
 Fixtures are synthetic sets written in tmp_path by
 csdet.testing.synthetic.make_synthetic_yolo, edited per test.
 """
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import cv2
@@ -17,21 +15,14 @@ from pycocotools.coco import COCO
 
 from csdet.datasets.converters import ConversionError
 from csdet.testing.synthetic import make_synthetic_coco, make_synthetic_yolo
+from tool_loader import load_tool
 
 CLASSES = ('crack', 'dent', 'rust')
 
 
 @pytest.fixture(scope='module')
-def tool(repo_root):
-    """The command-line tool, loaded from its path (tools/ is no package)."""
-    name = 'csdet_tool_yolo2coco'
-    if name not in sys.modules:
-        path = repo_root / 'tools' / 'dataset_converters' / 'yolo2coco.py'
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def tool():
+    return load_tool('dataset_converters/yolo2coco.py')
 
 
 def load(path):

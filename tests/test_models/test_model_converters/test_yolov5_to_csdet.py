@@ -50,16 +50,8 @@ def mmdet_scope():
 
 
 @pytest.fixture(scope='module')
-def tool(repo_root):
-    """The command-line tool, loaded from its path (tools/ is no package)."""
-    name = 'csdet_tool_yolov5_to_csdet'
-    if name not in sys.modules:
-        path = repo_root / 'tools' / 'model_converters' / 'yolov5_to_csdet.py'
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def tool():
+    return load_tool('model_converters/yolov5_to_csdet.py')
 
 
 def build_reference(reference, size, num_classes, seed=0):
@@ -440,6 +432,7 @@ socket.create_connection = socket.getaddrinfo = refuse
 sys.path.append(sys.argv[1])
 import torch
 from csdet.models.utils import import_yolov5_reference
+from tool_loader import load_tool
 reference = import_yolov5_reference()
 model = reference.yolo.Model(
     str(reference.root / 'models' / 'yolov5n.yaml'), nc=6).eval()
