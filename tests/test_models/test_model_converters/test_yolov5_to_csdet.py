@@ -10,7 +10,6 @@ without saturated sigmoids. Checkpoints are saved as Ultralytics' train.py
 does; the csdet model is built from configs/_base_/models.
 """
 import copy
-import importlib.util
 import os
 import pickle
 import subprocess
@@ -32,6 +31,7 @@ from csdet.models.utils import (ReferenceNotInstalledError, YOLOv5LayoutError,
                                 convert_state_dict, import_yolov5_reference,
                                 map_name)
 from csdet.models.utils import ultralytics_reference
+from tool_loader import load_tool
 
 INPUT_SHAPE = (192, 256)  # H, W: multiples of 32, not square
 # The reference's val.py NMS setting: (conf, iou, multi_label, max_det).
@@ -432,7 +432,6 @@ socket.create_connection = socket.getaddrinfo = refuse
 sys.path.append(sys.argv[1])
 import torch
 from csdet.models.utils import import_yolov5_reference
-from tool_loader import load_tool
 reference = import_yolov5_reference()
 model = reference.yolo.Model(
     str(reference.root / 'models' / 'yolov5n.yaml'), nc=6).eval()
