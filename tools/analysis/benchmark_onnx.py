@@ -81,6 +81,9 @@ def benchmark_config(config: str, args: argparse.Namespace,
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
+    # Idle onnxruntime workers would otherwise spin on the cores right
+    # after each call and slow the PyTorch call that follows it.
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     session = ort.InferenceSession(str(path), options,
                                    providers=['CPUExecutionProvider'])
     network = RawOutputs(model).eval()
