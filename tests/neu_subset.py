@@ -3,8 +3,9 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+from csdet.datasets import NEU_DET_CLASSES
+
+NEU_CLASSES = NEU_DET_CLASSES
 # Two images of each of four classes; their boxes cover all six classes
 # except where a file holds only its own class.
 EIGHT_IMAGES = ('crazing_1', 'crazing_2', 'inclusion_1', 'inclusion_2',

@@ -1,3 +1,2 @@
-from . import (backbones, dense_heads, detectors, layers, losses, necks,  # noqa: F401
-               task_modules)
-from . import roi_heads  # noqa: F401
+from . import (backbones, dense_heads, detectors, layers, losses,  # noqa: F401
+               necks, roi_heads)

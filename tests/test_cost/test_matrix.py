@@ -8,9 +8,9 @@ import pytest
 from csdet.cost.matrix import (PAPER_GROUPS, build_cost_matrix,
                                load_cost_matrix, normalize_cost_matrix,
                                resolve_cost_matrix, validate_cost_matrix)
+from csdet.datasets import NEU_DET_CLASSES
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+NEU_CLASSES = NEU_DET_CLASSES
 NEU_POSITIVE = ['patches', 'pitted_surface', 'inclusion', 'scratches']
 # crazing (0) and rolled-in_scale (4) are the negative classes.
 IS_POSITIVE = np.array([False, True, True, True, False, True])

@@ -22,9 +22,9 @@ sys.path.insert(0, str(PROJECT))
 
 import sweep  # noqa: E402
 from cs_sweep import experiments, report, runner, slurm  # noqa: E402
+from csdet.datasets import NEU_DET_CLASSES
 
-CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-           'rolled-in_scale', 'scratches')
+CLASSES = NEU_DET_CLASSES
 PAPER_POSITIVES = ('patches', 'pitted_surface', 'inclusion', 'scratches')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 

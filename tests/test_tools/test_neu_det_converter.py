@@ -20,10 +20,10 @@ from csdet.datasets.converters.voc import (VocObject, check_boxes,
                                           parse_voc_xml, voc_box_to_coco)
 from csdet.datasets.converters import neu_det as neu
 from tool_loader import load_tool
+from csdet.datasets import NEU_DET_CLASSES
 
 SIDE = 32
-CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-           'rolled-in_scale', 'scratches')
+CLASSES = NEU_DET_CLASSES
 
 
 @pytest.fixture(scope='module')

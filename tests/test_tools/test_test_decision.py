@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from csdet.evaluation.metrics.curves import read_curves_csv
+from csdet.datasets import NEU_DET_CLASSES
 
-CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-           'rolled-in_scale', 'scratches')
+CLASSES = NEU_DET_CLASSES
 RULE_KEYS = ('total_cost', 'cost_per_image', 'num_missed',
              'num_false_alarms', 'num_misclassified')
 

@@ -15,9 +15,9 @@ from csdet.utils.benchmark import synthetic_batch
 from csdet.utils.cost_gradient import (class_logit_modules,
                                        class_loss_gradient_norms,
                                        eta_for_ratio, measure_cost_gradient)
+from csdet.datasets import NEU_DET_CLASSES
 
-CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-           'rolled-in_scale', 'scratches')
+CLASSES = NEU_DET_CLASSES
 POSITIVE = ('patches', 'pitted_surface', 'inclusion', 'scratches')
 
 

@@ -1,6 +1,8 @@
 """Detection-to-ground-truth matching shared by the csdet metrics.
 
-One rule everywhere (the one COCO and VOC evaluation use): within one image,
+One rule everywhere, COCO evaluation's (pycocotools; VOC's instead gives
+each detection its highest-IoU ground truth even when taken, and counts
+it a duplicate false positive): within one image,
 detections are visited in descending score order (ties keep the model's
 output order, i.e. a stable sort); each detection takes the still-unmatched
 ground truth with the highest IoU if that IoU is >= ``iou_thr`` (IoU ties go

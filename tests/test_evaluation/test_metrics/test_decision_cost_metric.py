@@ -22,10 +22,10 @@ from metric_samples import COST_SPEC, example_samples, make_sample, run_metric
 
 from csdet.evaluation.metrics import DecisionCostMetric
 from csdet.evaluation.metrics.decision_cost_metric import \
+from csdet.datasets import NEU_DET_CLASSES
     background_as_negative_costs
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+NEU_CLASSES = NEU_DET_CLASSES
 NEU_POSITIVE = ['patches', 'pitted_surface', 'inclusion', 'scratches']
 
 

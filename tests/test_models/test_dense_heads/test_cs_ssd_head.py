@@ -10,9 +10,9 @@ from mmdet.models.losses import CrossEntropyLoss
 from csdet.cost.matrix import resolve_cost_matrix
 from csdet.models.dense_heads import CSSSDHead
 from csdet.models.losses import CostSensitiveLoss
+from csdet.datasets import NEU_DET_CLASSES
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+NEU_CLASSES = NEU_DET_CLASSES
 POSITIVE = ('patches', 'pitted_surface', 'inclusion', 'scratches')
 # SSD300 feature-map sizes; tiny channel counts keep the head cheap.
 FEAT_SIZES = (38, 19, 10, 5, 3, 1)

@@ -9,9 +9,9 @@ from mmengine.structures import InstanceData
 import csdet.models.dense_heads.yolov5_head as head_module
 from csdet.models.dense_heads import YOLOv5Head
 from csdet.models.dense_heads.yolov5_head import bbox_ciou_yolov5
+from csdet.datasets import NEU_DET_CLASSES
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+NEU_CLASSES = NEU_DET_CLASSES
 ANCHORS = [[(10, 13), (16, 30), (33, 23)], [(30, 61), (62, 45), (59, 119)],
            [(116, 90), (156, 198), (373, 326)]]
 STRIDES = (8, 16, 32)

@@ -10,9 +10,9 @@ from mmdet.registry import MODELS
 
 from csdet.cost import resolve_cost_matrix
 from csdet.models.losses import CostSensitiveLoss
+from csdet.datasets import NEU_DET_CLASSES
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+NEU_CLASSES = NEU_DET_CLASSES
 NEU_POSITIVE = ['patches', 'pitted_surface', 'inclusion', 'scratches']
 NUM_CLASSES = 6
 COST_SPEC = dict(classes=NEU_CLASSES, positive_classes=NEU_POSITIVE)

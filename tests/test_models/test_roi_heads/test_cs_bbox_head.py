@@ -6,9 +6,9 @@ from mmdet.models.roi_heads.bbox_heads import Shared2FCBBoxHead
 
 from csdet.cost.matrix import resolve_cost_matrix
 from csdet.models.roi_heads import CSShared2FCBBoxHead
+from csdet.datasets import NEU_DET_CLASSES
 
-NEU_CLASSES = ('crazing', 'inclusion', 'patches', 'pitted_surface',
-               'rolled-in_scale', 'scratches')
+NEU_CLASSES = NEU_DET_CLASSES
 POSITIVE = ('patches', 'pitted_surface', 'inclusion', 'scratches')
 NUM_ROIS = 40
 TEST_CFG = ConfigDict(
