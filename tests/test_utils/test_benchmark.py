@@ -6,6 +6,7 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 import csdet  # noqa: F401  (registers csdet modules)
 from csdet.utils.config import load_resolved
@@ -30,6 +31,9 @@ def tiny_model(repo_root):
     cfg = Config.fromfile(repo_root / 'configs/_base_/models/yolov5n.py')
     cfg.model.bbox_head.update(num_classes=2, imgsz=64)
     model = MODELS.build(cfg.model)
+    # A fresh current logger: an earlier in-process Runner may have left
+    # one whose log file is closed, where init_weights writes.
+    MMLogger.get_instance('test_benchmark_tiny_model')
     model.init_weights()
     return model
 
