@@ -7,9 +7,10 @@ Per config the model (initial weights: latency does not depend on them) is
 exported to a temporary ONNX file (dynamic batch), then PyTorch (eval,
 no_grad) and onnxruntime run the same random N x 3 x S x S batch with the
 same number of threads, alternating call by call (the order flips every
-repeat) so that both see the same machine load. Timed: the network, from
-the preprocessed batch to the raw head outputs (what the ONNX file
-replaces); decoding and NMS are not included. Printed: medians (ms per
+repeat) so that both see the same machine load; onnxruntime's thread
+spinning is off so that it does not slow the PyTorch call after it.
+Timed: the network, from the preprocessed batch to the raw head outputs
+(what the ONNX file replaces); decoding and NMS are not included. Printed: medians (ms per
 batch), interquartile ranges and the ratio PyTorch / onnxruntime (> 1:
 onnxruntime is faster).
 """
@@ -79,11 +80,16 @@ def benchmark_config(config: str, args: argparse.Namespace,
     export_model(model, cfg, str(path), img_size=args.img_size,
                  dynamic_batch=True, config_path=config)
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
+    # onnxruntime's workers spin after each call by default, which would
+    # keep the cores busy during the PyTorch call that follows
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     # Idle onnxruntime workers would otherwise spin on the cores right
     # after each call and slow the PyTorch call that follows it.
     options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(str(path), options,
                                    providers=['CPUExecutionProvider'])
     network = RawOutputs(model).eval()
