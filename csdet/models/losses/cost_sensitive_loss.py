@@ -24,129 +24,39 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 @MODELS.register_module()
 class CostSensitiveLoss(nn.Module):
-    r"""Cross-entropy plus the paper's expected-cost term.
+    r"""Cross-entropy plus the paper's expected-cost term (Eq. 12-14).
 
-    Written for ``reduction='sum'`` (see ``cost_reduction`` for 'mean');
-    ``s`` is the sigmoid, ``pos`` the samples with an object label.
-
-    Sigmoid mode (``use_sigmoid=True``, YOLOv5 style; paper Eq. 12-13)::
+    Sigmoid mode (YOLOv5; ``s`` the sigmoid, ``pos`` the object samples)::
 
         L = loss_weight * sum_{i,c} w_c * BCE(z_ic, y_ic)
           + eta * cost_weight * sum_{i in pos} sum_c w_c * s(z_ic) * C[t_i, c]
 
-    Softmax mode (``use_sigmoid=False``, Faster R-CNN / SSD style, scores have
-    a background column last; the softmax analogue from method.md)::
-
-        p_i = softmax(z_i) over N + 1 columns
-        L = loss_weight * sum_i CE(z_i, t_i)
-          + eta * cost_weight * sum_{i in pos} sum_{c<N} w_c * p_ic * C[t_i, c]
-
-    (+ optional ``missed_costs[t_i] * p_iN`` for positives and
-    ``sum_c false_alarm_costs[c] * p_ic`` for background samples).
-
-    The cross-entropy part is computed by MMDetection's own
-    ``binary_cross_entropy`` / ``cross_entropy`` functions exactly as
-    ``CrossEntropyLoss(use_sigmoid=...)`` does, so ``cost_weight=0`` (the
-    paper's r = 0) returns a tensor equal (``torch.equal``) to
-    ``CrossEntropyLoss`` for every reduction, ``weight`` and ``avg_factor``
-    (with ``class_weight=None`` and ``label_smoothing=0``; see
-    ``class_weight`` for why it differs in sigmoid mode).
-
-    Gradient of the cost term (paper Eq. 14-15), sigmoid mode, positive i:
-    ``d/dz_in = eta * cost_weight * w_n * C[t_i, n] * s(z_in) * (1 - s(z_in))
-    >= 0`` (times the reduction's divisor for ``cost_reduction='mean'``): it
-    pushes down exactly the outputs whose classes are costly for this truth.
-    Softmax mode: ``d/dz_ik = eta * cost_weight * p_ik * (v_k - sum_c p_ic
-    v_c)`` with ``v = w * C[t_i]`` extended by the missed cost (0 by default).
+    Softmax mode (SSD, Faster R-CNN; background last) uses CE and the
+    softmax ``p_ic``, c < N. ``cost_weight=0`` equals ``CrossEntropyLoss``.
+    Derivation, gradients, reductions: docs/method.md, section 2.
 
     Args:
-        use_sigmoid: True: sigmoid/BCE over ``num_classes`` columns; False:
-            softmax/CE over ``num_classes + 1`` columns (background last).
-        cost_matrix: explicit ``[N, N]`` cost matrix (nested list) or a
-            ``.json``/``.csv`` path. Alternatively give ``classes`` +
-            ``positive_classes`` (+ ``coefficients`` or ``group``). All cost
-            arguments go through :func:`csdet.cost.resolve_cost_matrix`, the
-            same entry point the metrics use.
-        classes, positive_classes, coefficients, group, normalize: the
-            class-based cost spec (paper Eq. 8, Table 1); ``normalize``
-            applies to explicit matrices too (default ``'max'``).
-        reduction: ``'mean'`` | ``'sum'`` | ``'none'`` (mmdet semantics).
-        loss_weight: lambda_cls, the weight of the cross-entropy part.
-        cost_weight: lambda_cost; the paper's ratio is
-            ``r = cost_weight / loss_weight``. 0 disables the cost term.
-        eta: the paper's extra scale of the cost term. Default 1.0, which
-            goes with the default ``cost_reduction='mean'``. The paper uses
-            ``eta=1e-4`` with a sum over positives (``cost_reduction='sum'``).
-        cost_reduction: how the cost term is reduced when ``reduction`` is
-            ``'mean'``: ``'mean'`` (default) divides it by exactly the same
-            divisor as the CE part (``avg_factor`` when given, else the number
-            of CE elements: ``num_samples * num_classes`` in sigmoid mode,
-            ``num_samples`` in softmax mode), so that r means the same per
-            element for any detector and batch size; ``'sum'`` is the paper's
-            form: the plain sum over positives, whatever the CE divisor. For
-            ``reduction='sum'`` both parts are sums and for ``'none'`` both
-            are element-wise, so ``cost_reduction`` does not matter there.
-        class_weight: per-class weights w_c. Sigmoid mode: ``num_classes``
-            values; w_c multiplies both the BCE of column c and the cost of
-            column c, as in paper Eq. 13. (mmdet's ``CrossEntropyLoss`` uses
-            ``class_weight`` as BCE ``pos_weight`` instead, so with
-            class_weight set the two are not expected to agree.) Softmax
-            mode: ``num_classes + 1`` values (background last), passed to the
-            CE exactly as mmdet does (a weight per true class); the cost term
-            uses ``w_c`` per predicted column c (background entry for the
-            missed column).
-        label_smoothing: eps for sigmoid mode (YOLOv5): targets become
-            ``cp = 1 - eps/2`` and ``cn = eps/2``. Must be 0 in softmax mode.
-        ignore_index: label value to ignore (mmdet semantics; default -100).
-        avg_non_ignore: as in mmdet's ``CrossEntropyLoss``; also applies to
-            the cost term's divisor under ``cost_reduction='mean'``.
-        missed_costs: softmax mode only; number or ``N`` values: the cost of
-            predicting background for a true object of class t ("defect
-            missed"). Default None: no cost on the background column.
-        false_alarm_costs: softmax mode only; number or ``N`` values: the
-            cost of predicting class c for a background sample ("false
-            alarm"). Default None: background samples get no cost term (as
-            in the paper, where negatives contribute none).
-        allow_degenerate: passed to :func:`csdet.cost.build_cost_matrix`.
+        use_sigmoid: sigmoid/BCE over N columns, else softmax/CE over N + 1.
+        cost_matrix, classes, positive_classes, coefficients, group,
+            normalize, allow_degenerate: cost spec for
+            :func:`csdet.cost.resolve_cost_matrix` (paper Eq. 8).
+        reduction, ignore_index, avg_non_ignore: as in mmdet.
+        loss_weight, cost_weight: lambda_cls, lambda_cost.
+        eta: extra scale of the cost term (paper: 1e-4 with ``'sum'``).
+        cost_reduction: ``'mean'`` (CE divisor) or ``'sum'`` (paper).
+        class_weight: w_c; N (sigmoid) or N + 1 (softmax) values.
+        label_smoothing: sigmoid only; targets ``1 - eps/2``, ``eps/2``.
+        missed_costs, false_alarm_costs: softmax only; number or N values.
 
-    Shapes (``forward(cls_score, label, weight, avg_factor,
-    reduction_override)``):
+    Shapes: ``cls_score`` [S, N or N + 1] logits; ``label`` [S] int64 in
+    ``[0, N]`` (N = background) or ``ignore_index``, or float [S, N]
+    (sigmoid); ``weight`` [S]. Output: scalar, or for ``'none'`` [S, N]
+    (sigmoid) / [S] (softmax); float32 for half-precision inputs.
 
-    - ``cls_score``: ``[num_samples, C]`` raw logits, C = ``num_classes``
-      (sigmoid) or ``num_classes + 1`` (softmax). Must be 2-D.
-    - ``label``: ``[num_samples]`` int64 class indices in
-      ``[0, num_classes]``, ``num_classes`` = background (no cost term), or
-      ``ignore_index``. Sigmoid mode also accepts float targets
-      ``[num_samples, num_classes]`` (one-hot or soft): a row with any entry
-      > 0 is a positive of class ``argmax(row)``; an all-zero row is
-      background. Label smoothing is applied to float targets too.
-    - ``weight``: per-sample ``[num_samples]`` (or, with float targets,
-      ``[num_samples, num_classes]``); it scales the cost term as well.
-    - output, ``reduction='none'``: sigmoid mode ``[num_samples,
-      num_classes]`` element-wise values (as mmdet's ``CrossEntropyLoss(
-      use_sigmoid=True, reduction='none')``, the cost term added per
-      element ``w_c * s(z_ic) * C[t_i, c]``); softmax mode
-      ``[num_samples]`` per-sample values (what SSD's hard-negative mining
-      ranks). ``'mean'``/``'sum'``: a scalar.
-    - dtype: float16/bfloat16 inputs are computed in float32 (also under
-      autocast) and the loss is float32. float64 logits keep a float64 cost
-      term; the sigmoid BCE part is float32 there because mmdet's
-      ``binary_cross_entropy`` casts targets with ``label.float()`` (kept
-      as is for bit-exactness with ``CrossEntropyLoss``).
-    - ``num_samples == 0``: a zero (``'mean'``/``'sum'``) or empty
-      (``'none'``) tensor that keeps the graph (mmdet would return NaN for
-      ``'mean'``).
-
-    Logging the two parts: :meth:`loss_parts` returns
-    ``dict(loss_cls_ce=..., loss_cls_cost=...)`` (with gradients) whose sum
-    equals ``forward``'s output; a head can put both entries in its loss dict
-    instead of one ``loss_cls`` (mmengine sums every key containing 'loss').
-    Heads that call ``forward`` unchanged can read :attr:`last_parts`, the
-    same dict detached, refreshed on every call.
-
-    The cost matrix is a non-persistent buffer ``cost_matrix`` ``[N, N]``
-    (float32): it follows ``.to(device)`` but is not saved in checkpoints,
-    so a checkpoint never overrides the matrix given by the config.
+    Raises:
+        ValueError: bad reduction, negative weights, smoothing outside
+            [0, 1), mode-incompatible options, wrong class_weight length,
+            or labels of the wrong shape or range.
     """
 
     def __init__(self,
