@@ -79,81 +79,34 @@ def bbox_ciou_yolov5(pred_xywh: Tensor,
 class YOLOv5Head(BaseDenseHead):
     """YOLOv5 ``Detect`` layer with the v7.0 ``ComputeLoss`` and NMS.
 
-    Per level one 1x1 conv (with bias) maps the neck feature to
-    ``num_anchors * (5 + num_classes)`` channels, anchor-major, each anchor
-    ordered [x, y, w, h, obj, cls_0..cls_{nc-1}].
-
-    Decoding (training and inference): xy = (sigmoid * 2 - 0.5 + cell) *
-    stride, wh = (sigmoid * 2)^2 * anchor.
-
-    Target assignment (per level): each gt is paired with each anchor and
-    kept when max(r, 1/r) < ``anchor_t`` for r = gt_wh / anchor_wh (w and h);
-    a kept pair goes to its own cell and to the neighbour cells whose shared
-    border is within ``neighbour_offset`` (0.5) of the gt centre (left when
-    frac(x) < 0.5 and x > 1, right when frac(W - x) < 0.5 and W - x > 1,
-    likewise up / down), cell indices clamped to the grid.
-
-    Loss (all gains as in the reference, nl = number of levels):
-        loss_bbox = box_gain * 3/nl * sum_levels mean_pos(1 - CIoU)
-        loss_obj  = obj_gain * (imgsz/640)^2 * 3/nl
-                    * sum_levels w_l * BCE_mean(obj logits, tobj),
-                    tobj = CIoU.detach().clamp(0) at positives, else 0,
-                    w_l = obj_level_weights (4.0, 1.0, 0.4)
-        loss_cls  = nc/80 * 3/nl * sum_levels loss_cls(cls logits of the
-                    level's positives, labels)   (only when nc > 1)
-    each multiplied by batch_size * world_size (the reference's
-    ``loss * bs`` and ``loss * WORLD_SIZE`` under DDP). The YOLOv5 class
-    gain 0.5 is ``loss_cls.loss_weight``. The default ``loss_cls``,
-    mmdet's CrossEntropyLoss(use_sigmoid=True, reduction='mean'), gives the
-    reference's BCE-with-logits mean over positives x classes against one-hot
-    targets. ``loss_cls`` receives ``(cls_logits (P, nc), labels (P,) int64)``
-    or, with ``label_smoothing`` eps > 0, float targets (P, nc) holding
-    1 - eps/2 at the true class and eps/2 elsewhere. A ``loss_cls`` that has a
-    ``loss_parts(cls_logits, labels)`` method (CostSensitiveLoss, method.md
-    Eq. 12-14) is called through it and both parts are reported
-    (``loss_cls_ce``, ``loss_cls_cost``) with the same scaling.
-
-    Inference: score = sigmoid(obj) * sigmoid(cls); candidates with
-    sigmoid(obj) > score_thr, then every (box, class) pair with score >
-    score_thr when ``multi_label`` (else the best class), top ``nms_pre`` by
-    score, class-aware NMS (mmcv ``batched_nms`` with ``test_cfg.nms``),
-    ``max_per_img`` kept. Each kept detection carries
-    ``cls_probs`` (num_dets, nc): the sigmoid class outputs of the anchor
-    it came from, NOT multiplied by objectness (the class-probability vector
-    the cost metric needs). With ``rescale=True`` boxes are mapped back to
-    the original image: subtract the letterbox padding
-    ``img_meta['pad_param']`` = [top, bottom, left, right] when present,
-    divide by ``img_meta['scale_factor']`` = (w_scale, h_scale), clip to
-    ``img_meta['ori_shape']``.
-
-    Anchors: ``self.anchors`` (buffer, (nl, na, 2), pixels, saved in
-    checkpoints) is the source of truth; ``self.prior_generator`` (mmdet
-    ``YOLOAnchorGenerator``) mirrors it in ``base_sizes`` and is re-synced
-    before use. Change anchors with :meth:`set_anchors` (AutoAnchor).
+    Per level a 1x1 conv maps the neck map to ``na * (5 + nc)`` channels,
+    anchor-major, each anchor ``[x, y, w, h, obj, cls_0..cls_{nc-1}]``.
+    Loss: CIoU box, per-level-weighted BCE objectness and ``loss_cls`` on the
+    positives, scaled by the reference's gains and the batch size; a
+    ``loss_cls`` with ``loss_parts`` is logged as ``loss_cls_ce`` and
+    ``loss_cls_cost``. Predictions carry ``cls_probs`` (num_dets, nc), the
+    sigmoid class outputs not multiplied by objectness. Anchors live in the
+    ``anchors`` buffer (nl, na, 2); change them with :meth:`set_anchors`.
+    Decoding, assignment, loss and inference: docs/yolov5.md, "Detect" to
+    "Inference".
 
     Args:
         num_classes (int): number of object classes (nc).
-        in_channels (Sequence[int]): base (unscaled) channels of the neck
-            outputs, (256, 512, 1024) for YOLOv5.
+        in_channels (Sequence[int]): unscaled neck channels (256, 512, 1024).
         widen_factor (float): width multiple applied to ``in_channels``.
-        prior_generator (dict): ``YOLOAnchorGenerator`` config; base_sizes are
-            the anchors in pixels, strides (8, 16, 32).
-        loss_cls (dict): class loss config (see above).
-        box_gain (float): hyp ``box`` (0.05).
-        obj_gain (float): hyp ``obj`` (1.0).
-        obj_level_weights (Sequence[float]): objectness balance per level.
+        prior_generator (dict): ``YOLOAnchorGenerator`` config (pixels).
+        loss_cls (dict): class loss config, called with (P, nc) logits and
+            (P,) int64 labels, or (P, nc) float targets when smoothing.
+        box_gain, obj_gain (float): hyp ``box`` (0.05), ``obj`` (1.0).
+        obj_level_weights (Sequence[float]): objectness weight per level.
         label_smoothing (float): hyp ``label_smoothing`` eps (0.0).
-        imgsz (int): training image size; objectness gain scales with
-            (imgsz / 640)^2 as in the reference's train.py.
-        train_cfg (dict, optional): ``anchor_t`` (4.0) and
-            ``neighbour_offset`` (0.5).
-        test_cfg (dict, optional): ``score_thr`` (0.001), ``nms``
-            (dict(type='nms', iou_threshold=0.6)), ``max_per_img`` (300),
-            ``multi_label`` (True), ``nms_pre`` (30000).
+        imgsz (int): training size; objectness gain x (imgsz / 640)^2.
+        train_cfg (dict, optional): ``anchor_t`` (4.0), ``neighbour_offset``.
+        test_cfg (dict, optional): ``score_thr``, ``nms``, ``max_per_img``,
+            ``multi_label``, ``nms_pre``.
 
-    Shapes: forward takes the neck's tuple of (N, C_l, H_l, W_l) maps and
-    returns a 1-tuple holding the list of raw maps
-    (N, na * (5 + nc), H_l, W_l).
+    Shapes: forward takes (N, C_l, H_l, W_l) maps and returns a 1-tuple
+    holding the list of raw maps (N, na * (5 + nc), H_l, W_l).
     """
 
     def __init__(self,
