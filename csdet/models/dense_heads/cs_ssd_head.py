@@ -23,49 +23,28 @@ LOSS_PART_NAMES = ('loss_cls_ce', 'loss_cls_cost')
 class CSSSDHead(SSDHead):
     r"""SSD head with a configurable softmax classification loss.
 
-    mmdet 3.3's ``SSDHead`` hard-codes ``F.cross_entropy`` and never builds
-    ``loss_cls`` (so its ``predict`` fails). This head builds ``loss_cls``
-    from the config and keeps SSD's rule otherwise: per image, all positive
-    anchors plus the ``neg_pos_ratio`` (3) x num_pos negatives with the
-    largest per-anchor loss (hard-negative mining), summed and divided by
-    the number of positive anchors in the batch (``avg_factor``)::
+    Builds ``loss_cls`` from the config (mmdet 3.3's ``SSDHead`` hard-codes
+    ``F.cross_entropy``) and keeps SSD's 3:1 hard-negative mining::
 
         L_cls = (sum_{i in pos} l_i + sum_{i in top-3P neg} l_i) / avg_factor
 
-    With the default ``CrossEntropyLoss`` ``l_i`` is ``CE(z_i, t_i)`` and
-    the losses equal ``SSDHead``'s bit for bit. With ``CostSensitiveLoss``
-    (``use_sigmoid=False``) ``l_i = CE(z_i, t_i) + eta * cost_weight *
-    sum_{c<N} softmax(z_i)_c C[t_i, c]`` (method.md section 2, the softmax
-    form of paper Eq. 12-13); negatives are ranked by that total (their cost
-    term is 0 unless ``false_alarm_costs`` is set), and the two parts are
-    returned as ``loss_cls_ce`` and ``loss_cls_cost`` instead of
-    ``loss_cls``. The cost part is divided by ``avg_factor`` like the CE
-    part, except with the loss's ``cost_reduction='sum'`` (the paper's plain
-    sum over positives), where it is not divided.
+    With ``CrossEntropyLoss`` this equals ``SSDHead``; with
+    ``CostSensitiveLoss`` ``l_i`` adds the softmax cost term (paper Eq.
+    12-13) and is logged as ``loss_cls_ce`` and ``loss_cls_cost``.
+    Details and the ``cost_reduction='sum'`` case: docs/method.md, section 2.
 
     Args:
         num_classes: number of object classes N (background excluded).
-        loss_cls: config of a softmax loss (``use_sigmoid=False``) that
-            accepts ``reduction_override='none'`` and returns one value per
-            anchor ``[num_anchors]``; called with ``weight=label_weights``.
-            Default ``CrossEntropyLoss(use_sigmoid=False, reduction='none')``.
-            A loss with a ``loss_parts`` method (``CostSensitiveLoss``) is
-            logged in two parts.
+        loss_cls: softmax loss config (``use_sigmoid=False``) that accepts
+            ``reduction_override='none'`` and returns ``[num_anchors]``;
+            default ``CrossEntropyLoss(use_sigmoid=False, reduction='none')``.
         **kwargs: the other ``SSDHead`` arguments (anchors, coder, ...).
 
     Shapes: ``forward`` gives per level ``[B, A_l * (N + 1), H, W]`` class
     logits (background last) and ``[B, A_l * 4, H, W]`` box deltas.
-
-    Predictions (``predict``): ``pred_instances`` has ``bboxes`` ``[n, 4]``,
-    ``scores`` ``[n]``, ``labels`` ``[n]`` exactly as ``SSDHead`` computes
-    them, plus ``cls_probs`` ``[n, N]``: the anchor's softmax over the N + 1
-    columns with the background column dropped, NOT renormalised over the
-    objects. So ``cls_probs[k, labels[k]] == scores[k]`` and each row sums
-    to ``1 - p(background)``. Unnormalised because these are the very
-    probabilities the cost term of the loss weighs (its sum runs over the
-    object columns of the N + 1 softmax), so the cost metric measures what
-    the loss minimises; the Bayes minimum-risk relabelling (an argmin of
-    ``p @ C``) is the same either way.
+    ``predict`` gives ``SSDHead``'s ``bboxes`` ``[n, 4]``, ``scores`` and
+    ``labels`` ``[n]``, plus ``cls_probs`` ``[n, N]``: the N + 1 softmax
+    without the background column, not renormalised.
     """
 
     def __init__(self,
