@@ -15,58 +15,24 @@ class CostMetric(CostSensitiveDetMetric):
     """Average expected misclassification cost of matched detections.
 
     Paper Eq. 16: ``Cost = (1/F) * sum_{i=1..F} P_i . C[t_i]``, where
-    ``P_i`` is sample i's full predicted class-probability vector (all N
-    classes, not only the top one), ``t_i`` its true class and F the number
-    of positive samples. The paper plots it in units of 1e-3.
+    ``P_i`` = ``pred_instances.cls_probs[i]`` (all N classes), ``t_i`` the
+    class of the ground truth it matches and F the number of matched pairs.
+    Detections with ``score >= score_thr`` are matched class-agnostically
+    (greedy, IoU >= ``iou_thr``, one per ground truth; see
+    :mod:`csdet.evaluation.metrics.matching`). Why these choices, and how
+    to read the number: docs/method.md, section 4, "CostMetric".
 
-    How it is applied to a detector's test output (the paper leaves "positive
-    sample" undefined for detections; these are this metric's choices):
-
-    - ``P_i`` = ``pred_instances.cls_probs[i]`` ([num_dets, N], object
-      classes only, dataset class order), exactly as the detector outputs it
-      (sigmoid vectors need not sum to 1 and are used as they are).
-    - Positive samples: per image, the detections with ``score >=
-      score_thr`` are matched to the non-ignored ground truths by the greedy
-      rule of :mod:`csdet.evaluation.metrics.matching`: descending score,
-      IoU >= ``iou_thr`` (0.5), **class-agnostic**, at most one detection per
-      ground truth. Class-agnostic because a misclassified detection is
-      exactly what the cost must see (a class-aware match would drop it).
-      Each matched pair (detection i, ground truth of class t_i) is one
-      positive sample; F = number of matched pairs.
-    - ``score_thr`` defaults to 0.0: every detection the model outputs (the
-      same set mAP is computed on). Then F is (nearly) the number of ground
-      truths for any reasonable model, so two models are compared on the
-      same objects; a higher threshold makes the cost conditional on being
-      detected, with F differing between models.
-    - Unmatched detections (false alarms) and unmatched ground truths
-      (misses) are not part of Eq. 16; misses are reported as
-      ``num_missed`` and :class:`DecisionCostMetric` prices both.
-    - Eq. 16 is linear in P_i, so uniformly lower class probabilities
-      (including a low-confidence match) lower the cost; read it next to
-      mAP/F1, as the paper does.
-
-    ``bayes_relabel`` does not change ``cost``: Eq. 16 uses the full vector
-    P_i, not the label, and matching is class-agnostic. It changes
-    ``label_cost``, the realised cost of the hard decisions
-    ``(1/F) sum_i C[t_i, label_i]`` (= Eq. 16 with a one-hot P_i), which is
-    where the post-hoc Bayes baseline shows its effect.
-
-    Reported (prefix ``cost``): ``cost`` (Eq. 16), ``cost_x1e3`` (paper
-    unit), ``F``, ``num_gts``, ``num_missed``, ``label_cost``, with
-    ``classwise=True`` also ``cost_<class>`` (mean over the positives of
-    that true class; NaN when it has none), and with ``bayes_relabel`` also
-    ``num_relabelled`` (detections with ``score >= score_thr`` whose Bayes
-    label differs from the model's). The costs are NaN when F = 0. A JSON
-    with all of these plus F per class, the matrix and the settings is
-    written as ``cost_metric.json`` (see ``output_dir``).
+    Reported (prefix ``cost``): ``cost``, ``cost_x1e3``, ``F``, ``num_gts``,
+    ``num_missed``, ``label_cost`` (Eq. 16 with the decided label one-hot),
+    ``cost_<class>`` when ``classwise``, ``num_relabelled`` with
+    ``bayes_relabel``; costs are NaN when F = 0. Also writes
+    ``cost_metric.json`` (see ``output_dir``).
 
     Args:
         score_thr: minimum detection score to take part in matching.
         iou_thr: minimum IoU of a match.
         classwise: also report per-true-class costs in the returned dict.
-        **kwargs: cost spec (``cost_matrix`` or ``classes`` /
-            ``positive_classes`` / ``coefficients`` / ``group`` /
-            ``normalize``, as for the loss), ``bayes_relabel``,
+        **kwargs: cost spec (as for the loss), ``bayes_relabel``,
             ``gt_source``, ``gt_coords``, ``output_dir``, ``prefix``,
             ``collect_device``; see :class:`CostSensitiveDetMetric`.
     """
