@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from metric_samples import COST_SPEC, example_samples, make_sample, run_metric
 
+from csdet.datasets import NEU_DET_CLASSES
 from csdet.evaluation.metrics import DecisionCostMetric
 from csdet.evaluation.metrics.decision_cost_metric import \
-from csdet.datasets import NEU_DET_CLASSES
     background_as_negative_costs
 
 NEU_CLASSES = NEU_DET_CLASSES
