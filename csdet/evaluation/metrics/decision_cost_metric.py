@@ -149,74 +149,32 @@ def decision_metrics(confusion: np.ndarray, extended: np.ndarray,
 class DecisionCostMetric(CostSensitiveDetMetric):
     """Confusion matrix and total cost of the decisions at a threshold.
 
-    Beyond the paper (whose Eq. 16 only scores matched detections): what the
-    deployed detector decides, misses and false alarms included, priced by
-    an (N+1) x (N+1) cost matrix with a background class at index N.
-
-    - Decisions: per image the detections with ``score >= score_thr``
-      (default 0.25), each with its label (the Bayes minimum-risk label when
-      ``bayes_relabel``; the score is kept).
-    - Matching: greedy by descending score, IoU >= ``iou_thr``,
-      **class-agnostic**, one detection per ground truth (see
-      :mod:`csdet.evaluation.metrics.matching`); a matched pair (true t,
-      label k) adds 1 to ``M[t, k]`` (k != t is a misclassification), an
-      unmatched ground truth to ``M[t, N]`` (missed defect), an unmatched
-      detection (including a duplicate) to ``M[N, k]`` (false alarm);
-      detections covering an ignored ground truth are dropped.
-    - Cost matrix E: ``E[:N, :N]`` = the object cost matrix C (same spec as
-      the loss), ``E[t, N]`` = ``missed_cost``, ``E[N, k]`` =
-      ``false_alarm_cost``, ``E[N, N]`` = 0. Defaults (None): with the
-      class-based spec (``positive_classes``), background is one more
-      negative class of the paper's rule: missing a positive class costs
-      lambda_PN, a negative one lambda_NN; a false alarm of a positive
-      class costs lambda_NP, of a negative one lambda_NN (normalised like
-      C). With an explicit ``cost_matrix``: a miss of class t costs the row
-      maximum ``max_k C[t, k]``, a false alarm of class k the column maximum
-      ``max_t C[t, k]``.
-    - Total cost = ``sum_{t,k} M[t, k] * E[t, k]``.
+    Beyond the paper's Eq. 16: the detections with ``score >= score_thr``
+    (Bayes labels with ``bayes_relabel``) are matched class-agnostically to
+    the ground truth and counted in an (N+1) x (N+1) matrix M (background at
+    index N: misses in column N, false alarms in row N). Total cost =
+    ``sum_{t,k} M[t, k] * E[t, k]``, with E the cost matrix C extended by
+    miss and false-alarm costs. Defaults of E, decision rules and curves:
+    docs/method.md, section 4, "DecisionCostMetric".
 
     Reported (prefix ``decision``): ``total_cost``, ``cost_per_image``,
     ``misclassification_cost``, ``missed_cost``, ``false_alarm_cost``,
     ``num_correct``, ``num_misclassified``, ``num_missed``,
-    ``num_false_alarms`` (and with ``bayes_relabel``, ``num_relabelled``:
-    decisions whose Bayes label differs from the model's).
-    Files: ``decision_metric.json`` (metrics, M, E, settings),
-    ``decision_confusion.json`` (M and the cost-weighted M with class
-    names) and ``decision_confusion.png`` (heatmap) in the output dir.
-
-    Decision rules (``decision_rules``): each spec of
-    :func:`csdet.cost.deploy_decision.build_decision_rule` (``'argmax'`` at
-    ``score_thr``, ``'min-risk'``, a thresholds JSON path or dict) decides
-    on the model's own labels and scores (not the Bayes relabelling) and is
-    scored by :func:`csdet.cost.threshold_tuning.rule_decision_metrics`
-    with this metric's E, matching and ``iou_thr``. Each adds
-    ``<rule>/total_cost``, ``<rule>/cost_per_image``, ``<rule>/num_missed``,
-    ``<rule>/num_false_alarms``, ``<rule>/num_misclassified`` (rule names:
-    :func:`rule_name`) and a row of the ``decision_rules`` table in
-    ``decision_metric.json``. The rules price decisions with the class
-    probabilities, so they need ``pred_instances.cls_probs``.
-
-    Curves (``save_curves``, grid 0.00..1.00 of :mod:`.curves`, one global
-    threshold, this metric's labels): ``threshold_curves.csv`` with
-    ``threshold``, ``macro_precision``, ``macro_recall``, ``macro_f1``
-    (``F1Metric``'s class-aware matching) and ``decision_total_cost``, and
-    ``decision_cost_curve.png`` (``score_thr`` and the cheapest grid
-    threshold marked).
+    ``num_false_alarms``, ``num_relabelled`` (``bayes_relabel``),
+    ``<rule>/...`` per rule; and ``decision_*.json`` / ``.png`` files.
 
     Args:
         score_thr: operating threshold (also the ``'argmax'`` rule's).
         iou_thr: minimum IoU of a match.
-        missed_cost: None (default above), a number, or N per-class costs.
-        false_alarm_cost: None (default above), a number, or N per-class
-            costs.
+        missed_cost, false_alarm_cost: None, a number, or N values.
         save_plot: write the PNG heatmap.
-        decision_rules: None (no rule), or a list of rule specs.
-        save_curves: write the curves CSV and the cost-curve PNG.
+        decision_rules: None, or a list of rule specs for
+            :func:`csdet.cost.deploy_decision.build_decision_rule`.
+        save_curves: write ``threshold_curves.csv`` and the cost-curve PNG.
         **kwargs: see :class:`CostSensitiveDetMetric`.
 
     Raises:
-        TypeError / FileNotFoundError: a rule spec that is not a rule or
-            names no file.
+        TypeError / FileNotFoundError: a rule spec naming no rule or file.
         ValueError: two rules with the same name.
     """
     default_prefix: Optional[str] = 'decision'
