@@ -1,0 +1,90 @@
+"""The pure helpers of tools/analysis/benchmark_vs_ultralytics.py (timing
+alternation, medians, the table, random targets, COCO -> YOLO labels); the
+benchmark itself is a script, not a test."""
+import json
+
+import pytest
+import torch
+
+from tool_loader import load_tool
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool('analysis/benchmark_vs_ultralytics.py')
+
+
+def test_alternate_flips_the_order_and_times_every_call(tool):
+    log = []
+    calls = {'a': lambda: log.append('a'), 'b': lambda: log.append('b')}
+    times = tool.alternate(calls, repeats=3, warmup=1)
+    # warm-up a b, then a b / b a / a b
+    assert log == ['a', 'b', 'a', 'b', 'b', 'a', 'a', 'b']
+    assert {name: len(values) for name, values in times.items()} == {
+        'a': 3, 'b': 3}
+    assert all(value >= 0 for values in times.values() for value in values)
+
+
+def test_alternate_refuses_no_repeats(tool):
+    with pytest.raises(ValueError, match='repeats=0'):
+        tool.alternate({'a': lambda: None}, repeats=0, warmup=0)
+
+
+def test_summarise_is_medians_in_ms_and_their_ratio(tool):
+    what, ours, theirs, ratio = tool.summarise(
+        'x', [0.010, 0.030, 0.020], [0.040, 0.050, 0.100])
+    assert what == 'x'
+    assert ours == pytest.approx(20.0)
+    assert theirs == pytest.approx(50.0)
+    assert ratio == pytest.approx(0.4)
+
+
+def test_format_table_has_a_row_per_measurement(tool):
+    table = tool.format_table([('train step', 363.94, 355.31, 1.0243),
+                               ('b1', 66.2, 58.9, 1.1239)])
+    lines = table.splitlines()
+    assert lines[0].split() == ['what', 'csdet', 'ms', 'reference', 'ms',
+                                'csdet/ref']
+    assert lines[1].split()[-3:] == ['363.9', '355.3', '1.02']
+    assert lines[2].split() == ['b1', '66.2', '58.9', '1.12']
+
+
+def test_random_boxes_lie_inside_the_image(tool):
+    rows = tool.random_boxes(3, 5, 192, 6, torch.Generator().manual_seed(0))
+    assert rows.shape == (15, 6)
+    assert rows[:, 0].tolist() == [i for i in range(3) for _ in range(5)]
+    assert set(rows[:, 1].long().tolist()) <= set(range(6))
+    centre, wh = rows[:, 2:4], rows[:, 4:6]
+    assert (wh >= 8).all() and (wh <= 96).all()
+    assert (centre - wh / 2 >= 0).all() and (centre + wh / 2 <= 192).all()
+
+
+def test_write_yolo_labels_normalises_coco_boxes(tool, tmp_path):
+    images = tmp_path / 'src'
+    images.mkdir()
+    for name in ('a.jpg', 'b.jpg'):
+        (images / name).write_bytes(b'jpeg')
+    coco = dict(
+        images=[dict(id=1, file_name='a.jpg', width=200, height=100),
+                dict(id=2, file_name='b.jpg', width=200, height=100)],
+        categories=[dict(id=7, name='y'), dict(id=3, name='x')],
+        annotations=[dict(id=1, image_id=1, category_id=7,
+                          bbox=[10, 20, 40, 30])])
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps(coco))
+    out = tool.write_yolo_labels(ann, images, tmp_path / 'yolo')
+    assert sorted(p.name for p in out.iterdir()) == ['a.jpg', 'b.jpg']
+    labels = tmp_path / 'yolo' / 'labels'
+    # category 7 is the second id in sorted order -> class 1
+    assert (labels / 'a.txt').read_text().split() == [
+        '1', '0.150000', '0.350000', '0.200000', '0.300000']
+    assert (labels / 'b.txt').read_text() == ''
+
+
+def test_write_yolo_labels_names_a_missing_image(tool, tmp_path):
+    coco = dict(images=[dict(id=1, file_name='gone.jpg', width=2, height=2)],
+                categories=[dict(id=1, name='x')], annotations=[])
+    ann = tmp_path / 'train.json'
+    ann.write_text(json.dumps(coco))
+    with pytest.raises(FileNotFoundError, match='gone.jpg'):
+        tool.write_yolo_labels(ann, tmp_path, tmp_path / 'yolo')
