@@ -1,55 +1,31 @@
 """Run a csdet ONNX file (YOLOv5 or SSD) with onnxruntime and NumPy only.
 
-This file imports nothing but the standard library and NumPy at module
-level (onnxruntime when a session is opened, OpenCV only to resize images
-in :func:`prepare_image`), so it can be copied next to an exported
-``.onnx`` file and used where neither torch, mmcv nor csdet is installed.
+Module-level imports are the standard library and NumPy (onnxruntime when a
+session opens, OpenCV only in :func:`prepare_image`), so this file can be
+copied next to an exported ``.onnx`` and used without torch, mmcv or csdet.
 
-Contract of a file written by ``tools/export.py`` (all of it is in the
-file's ``metadata_props``, JSON-encoded, read by :func:`read_metadata`):
+File contract (``tools/export.py`` writes it to ``metadata_props`` as JSON,
+read by :func:`read_metadata`):
 
-- one input ``images``: ``N x 3 x H x W`` float32, what csdet's data
-  preprocessor gives the backbone: BGR pixels turned to RGB
-  (``normalization.bgr_to_rgb``), ``(x - mean) / std``, then padded at the
-  bottom/right to ``H x W`` with ``pad_value``. ``H x W`` is
-  ``input_size`` unless ``dynamic_axes`` holds ``height``/``width`` (then
-  any multiple of the largest stride); the batch is 1 unless it holds
-  ``batch``. ``resize`` is the test pipeline's resize step (``LetterBox``
-  for YOLOv5, ``Resize`` for SSD), done by :func:`prepare_image`.
-- ``outputs``: the head's raw maps, level by level, in input order.
-  YOLOv5: one per level, ``N x (A * (5 + C)) x H/s x W/s``, anchor-major,
-  each anchor ``[x, y, w, h, objectness, class_0 .. class_{C-1}]`` logits;
-  ``anchors`` ``[L][A][2]`` (w, h pixels), ``strides`` ``[L]``.
-  SSD: ``L`` class maps ``N x (A * (C + 1)) x H_l x W_l`` (background last)
-  then ``L`` box maps ``N x (A * 4) x H_l x W_l`` (deltas);
-  ``base_anchors`` ``[L][A][4]`` and ``strides`` ``[L][2]`` (w, h) of the
-  prior grid, ``bbox_coder`` (``means``, ``stds``, ``wh_ratio_clip``,
-  ``clip_border``).
+- input ``images``: ``N x 3 x H x W`` float32, BGR turned to RGB
+  (``normalization.bgr_to_rgb``), ``(x - mean) / std``, padded bottom/right
+  with ``pad_value``; ``H x W`` = ``input_size`` unless ``dynamic_axes``
+  has ``height``/``width``; batch 1 unless it has ``batch``. ``resize`` is
+  the test pipeline's ``LetterBox`` (YOLOv5) or ``Resize`` (SSD).
+- ``outputs``: the head's raw maps in input order. YOLOv5: per level
+  ``N x (A * (5 + C)) x H/s x W/s`` logits, anchor-major
+  ``[x, y, w, h, obj, cls..]``; ``anchors`` ``[L][A][2]``, ``strides``
+  ``[L]``. SSD: ``L`` class maps ``N x (A * (C + 1)) x H_l x W_l``
+  (background last), then ``L`` delta maps ``N x (A * 4) x H_l x W_l``;
+  ``base_anchors`` ``[L][A][4]``, ``strides`` ``[L][2]``, ``bbox_coder``.
 - ``classes``, ``test_cfg`` (the head's inference settings).
 
-Post-processing (:func:`postprocess`) reproduces the PyTorch heads in
-NumPy (float32), so each image gives what ``pred_instances`` holds:
-``bboxes`` ``[k, 4]`` xyxy in original pixels (given the image's
-``scale_factor`` and, for a letterbox, ``pad_param``), ``scores`` ``[k]``,
-``labels`` ``[k]`` and ``cls_probs`` ``[k, C]``.
-
-- YOLOv5 (csdet ``YOLOv5Head.predict_by_feat``): decode ``xy = (2 sigmoid
-  - 0.5 + cell) * stride``, ``wh = (2 sigmoid)^2 * anchor``; keep anchors
-  with ``sigmoid(obj) > score_thr``; scores ``sigmoid(obj) *
-  sigmoid(cls)``; every (anchor, class) pair above ``score_thr`` when
-  ``multi_label`` (else the best class); the top ``nms_pre``; class-wise
-  NMS; the first ``max_per_img``; boxes mapped back and clipped to
-  ``ori_shape``. ``cls_probs`` = the anchor's class sigmoids.
-- SSD (csdet ``CSSSDHead``, i.e. mmdet's ``SSDHead`` inference): per level
-  softmax over C + 1, background dropped; (anchor, class) pairs above
-  ``score_thr``, the top ``nms_pre`` per level; delta decoding
-  (``DeltaXYWHBBoxCoder``, clipped to the resized image); boxes divided by
-  ``scale_factor``; boxes not larger than ``min_bbox_size`` dropped;
-  class-wise NMS; the first ``max_per_img``. ``cls_probs`` = the anchor's
-  softmax without its background column.
-
-NMS is mmcv's rule: by descending score, a box is dropped when its IoU with
-a kept box of its class is ``> iou_threshold``.
+:func:`postprocess` reproduces in float32 NumPy the inference of csdet's
+``YOLOv5Head`` (docs/yolov5.md, "Inference") and of mmdet's ``SSDHead``
+(``CSSSDHead``), NMS being mmcv's rule (drop IoU ``> iou_threshold`` with a
+kept box of the same class). Per image it gives ``bboxes`` ``[k, 4]`` xyxy
+in original pixels, ``scores`` ``[k]``, ``labels`` ``[k]`` and
+``cls_probs`` ``[k, C]``, as ``pred_instances`` holds them.
 """
 import json
 import math
