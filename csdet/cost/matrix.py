@@ -1,14 +1,10 @@
 """Cost (decision-risk) matrices for cost-sensitive classification.
 
-Framework-free (NumPy only). Convention used everywhere in csdet:
-``cost_matrix[t, j]`` is the cost of classifying a sample whose true class is
-``t`` as class ``j`` (rows = true class, columns = predicted class, both in
-the order of ``classes``); the diagonal is zero and every entry is finite and
-non-negative.
+NumPy only. ``cost_matrix[t, j]`` is the cost of calling a true class ``t``
+class ``j`` (rows true, columns predicted, in ``classes`` order); the
+diagonal is zero and every entry finite and non-negative.
 
-The paper (Liu, Gao, Li, Sensors 2023, Eq. 7-8) splits the classes into a
-positive set P (the defects that matter most) and a negative set N and fills
-the matrix from four coefficients::
+Paper Eq. 7-8 (Liu, Gao, Li, Sensors 2023), positive set P, negative set N::
 
     C[i, j] = lambda_NP  if i in N, j in P   (false acceptance)
               lambda_PN  if i in P, j in N   (false rejection)
@@ -16,33 +12,9 @@ the matrix from four coefficients::
               lambda_PP  if i in P, j in P, i != j
               0          if i == j
 
-with ``lambda_NP > lambda_PN > lambda_NN > lambda_PP`` (paper Eq. 7; a
-violation only warns, since a user may want it on purpose).
-
-Normalisation (``normalize``): the paper normalises the matrix before use but
-does not say how. Offered:
-
-- ``'max'`` (default): divide by the largest entry, so entries lie in
-  [0, 1] and the costliest error costs 1. The natural reading; it keeps every
-  ratio between entries.
-- ``'sum'``: divide by the sum of all entries, so the entries sum to 1 (the
-  matrix becomes a distribution over error types). It also keeps every ratio,
-  and is the other common meaning of "normalising" a non-negative matrix; it
-  is offered because the paper's reported cost values (about 1e-3 to 4e-3 for
-  plain YOLOv5) are small, which may hint at a normalisation that shrinks
-  entries more than ``'max'`` does (NEU-DET, group a: largest entry 0.113
-  instead of 1). This is a hypothesis, not something the paper states.
-- ``'none'``: use the entries as given.
-
-A row-wise normalisation (each row divided by its maximum) is deliberately
-not offered: it would map both lambda_NP (rows of negative classes) and
-lambda_PN (rows of positive classes) to 1 and erase the asymmetry that makes
-the matrix cost-sensitive.
-
-Normalisation applies to explicit matrices too (in
-:func:`resolve_cost_matrix`), so that the loss and the metrics, which both
-resolve the same spec, always see the same matrix; pass ``normalize='none'``
-to use a given matrix verbatim.
+``normalize`` is ``'max'`` (default), ``'sum'`` or ``'none'`` and applies to
+explicit matrices too, so the loss and the metrics see the same matrix.
+Why these options, and no per-row one: docs/method.md, section 1.
 """
 import csv
 import json
