@@ -1,47 +1,22 @@
 """Deployment decision rules: what the line does with each detection.
 
-NumPy only. Every rule maps the detections of an image (or any batch of
-detections) to a decided label in ``[0, N]``, where ``N`` (= ``NO_DEFECT``
-for N classes) means "no defect / reject the detection", and to the expected
-cost of that decision under one posterior and the extended cost matrix ``E``
-of :func:`csdet.cost.decision.extend_cost_matrix` (``(N+1) x (N+1)``,
-background last: ``E[t, N]`` = cost of missing a true class t, ``E[N, k]`` =
-cost of a false alarm predicted as k, ``E[N, N] = 0``).
+NumPy only. A rule maps detections (score ``s``, class probabilities
+``p [N]``) to a label in ``[0, N]``, ``N`` = ``NO_DEFECT`` ("reject"), and
+to the expected cost of that decision under the extended matrix ``E``
+(``(N+1) x (N+1)``, background last) of
+:func:`csdet.cost.decision.extend_cost_matrix`::
 
-Posterior of one detection (score ``s``, class probabilities ``p [N]``)::
+    P(t) = s * p[t] / sum(p)   (uniform if sum(p) == 0),   P(bg) = 1 - s
+    R(k) = sum_t P(t) E[t, k] + P(bg) E[N, k]     (k < N)
+    R(N) = sum_t P(t) E[t, N]                     ("no defect")
 
-    P(object of class t) = s * p[t] / sum(p)      t = 0..N-1
-    P(background)        = 1 - s
-
-The score is the detector's confidence that the box holds an object (the
-quantity every threshold rule compares); ``p / sum(p)`` is the class
-distribution given an object. This holds for both head types csdet has:
-sigmoid heads (YOLOv5: independent class sigmoids that need not sum to 1,
-score = objectness * p[label]) and softmax heads (SSD, Faster R-CNN:
-``p`` is the softmax without its background column, so ``p / sum(p)`` is
-exactly P(t | not background), score = p[label]). A row with
-``sum(p) == 0`` (every probability underflowed) gets the uniform class
-distribution.
-
-Expected cost (conditional risk, paper Eq. 1) of deciding ``k``::
-
-    R(k) = sum_t P(t) E[t, k] + P(background) E[N, k]     (k < N)
-    R(N) = sum_t P(t) E[t, N]                             ("no defect")
-
-Rules:
-
-- :func:`min_risk_decisions`: ``argmin_k R(k)`` over the N classes and "no
-  defect" (Bayes minimum risk with a reject option).
-- :func:`argmax_decisions`: the model's label when ``score >= score_thr``,
-  else "no defect" (what a plain detector deploys, YOLOv5's 0.25).
-- :func:`threshold_decisions`: the model's label when ``score >=
-  thresholds[label]`` (per-class thresholds, e.g. from
-  :func:`csdet.cost.threshold_tuning.tune_class_thresholds`).
-- :func:`build_decision_rule`: one callable from a spec (``'argmax'``,
-  ``'min-risk'``, a thresholds JSON path or dict).
-
-Thresholds compare in float32 (``score >= float32(thr)``), as
-``DecisionCostMetric`` does, so a rule and the metric keep the same boxes.
+Rules: :func:`min_risk_decisions` (``argmin_k R(k)``, paper Eq. 1 with a
+reject option), :func:`argmax_decisions` (model label when ``score >=
+score_thr``), :func:`threshold_decisions` (per-class thresholds), and
+:func:`build_decision_rule` (one callable from ``'argmax'``,
+``'min-risk'``, or a thresholds JSON path or dict). Thresholds compare in
+float32, as ``DecisionCostMetric`` does. Why this posterior: docs/method.md,
+section 5.
 """
 import json
 import math
