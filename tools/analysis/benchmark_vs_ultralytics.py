@@ -329,7 +329,7 @@ def time_batches(loader, count: int) -> float:
     return time.perf_counter() - start
 
 
-def bench_data(cfg, reference, args, num_classes) -> list:
+def bench_data(cfg, reference, args) -> list:
     import importlib
     from mmengine.runner import Runner
 
@@ -394,7 +394,7 @@ def main(argv=None) -> int:
     rows = bench_train_step(ref, ours, reference, args, num_classes)
     rows += bench_inference(ref, ours, reference, args)
     if args.data_batches > 0:
-        rows += bench_data(cfg, reference, args, num_classes)
+        rows += bench_data(cfg, reference, args)
     print(format_table(rows))
     print(versions())
     print(f'{args.repeats} repeats (median), {args.warmup} warm-up, '
