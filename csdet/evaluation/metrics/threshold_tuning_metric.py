@@ -14,36 +14,26 @@ OBJECTIVES = ('decision_cost', 'f1')
 
 @METRICS.register_module()
 class ThresholdTuningMetric(DecisionCostMetric):
-    """Collects the records of a labelled tuning split (the validation
-    split, never the one results are reported on) and tunes one score
-    threshold per class with
-    :func:`csdet.cost.threshold_tuning.tune_class_thresholds`, starting
-    from ``score_thr`` for every class, with this metric's extended cost
-    matrix (:meth:`DecisionCostMetric.extended_cost_matrix`: give it the
-    settings of the ``DecisionCostMetric`` the thresholds will be judged
-    by) and ``iou_thr``.
+    """Tunes one score threshold per class on a labelled tuning split.
 
-    ``compute_metrics`` writes ``out_file`` atomically: the tuning result
-    (``thresholds`` ``{class: thr}``, ``objective``, ``start_threshold``,
-    ``iou_thr``, ``num_images``, ``decision_cost`` and ``macro_f1`` as
-    ``{'start', 'tuned'}``) plus ``tuned_on`` (``ann_file`` and
-    ``provenance``), ``classes`` and ``extended_cost_matrix``; readable by
-    :func:`csdet.cost.deploy_decision.build_decision_rule` (``tools/test.py
-    --decision``, ``tools/infer.py``). Reported (prefix ``tuning``):
-    ``start_decision_cost``, ``tuned_decision_cost``, ``start_macro_f1``,
-    ``tuned_macro_f1``, ``num_images``.
+    Collects the records of the split (never the one results are reported
+    on) and runs :func:`csdet.cost.threshold_tuning.tune_class_thresholds`
+    from ``score_thr``, with ``iou_thr`` and this metric's extended cost
+    matrix (give it the settings of the ``DecisionCostMetric`` the
+    thresholds will be judged by). ``compute_metrics`` writes ``out_file``
+    atomically, readable by
+    :func:`csdet.cost.deploy_decision.build_decision_rule`; its contents:
+    docs/method.md, section 5, "Tuned per-class thresholds". Reported
+    (prefix ``tuning``): ``start_decision_cost``, ``tuned_decision_cost``,
+    ``start_macro_f1``, ``tuned_macro_f1``, ``num_images``.
 
     Args:
         out_file: the thresholds JSON to write.
-        ann_file: the annotation file of the tuning split, recorded in the
-            JSON (``tools/tune_thresholds.py`` sets the file the Runner's
-            validation dataset loads).
-        objective: ``'decision_cost'`` (lowest realised cost) or ``'f1'``
-            (highest per-class F1).
+        ann_file: annotation file of the tuning split, recorded in the JSON.
+        objective: ``'decision_cost'`` (lowest realised cost) or ``'f1'``.
         candidates: thresholds to try (default 0.05, 0.06, ..., 0.95).
         max_sweeps: coordinate-descent sweeps at most (decision cost).
-        provenance: more facts recorded under ``tuned_on`` (config,
-            checkpoint, ...).
+        provenance: more facts recorded under ``tuned_on`` (config, ...).
         **kwargs: see :class:`DecisionCostMetric` (``score_thr`` is the
             start threshold; no ``decision_rules``).
 
