@@ -144,41 +144,26 @@ def macro_f1_curve(scores: np.ndarray,
 class F1Metric(CostSensitiveDetMetric):
     """Multi-class F1 (macro average of per-class F1) of detections.
 
-    The paper reports F1 for multi-class detection after Espindola & Ebecken
-    (2005): per class c, ``P_c = TP_c / (TP_c + FP_c)``, ``R_c = TP_c /
-    G_c``, ``F1_c = 2 P_c R_c / (P_c + R_c)``, averaged over the classes,
-    at one confidence threshold (as YOLOv5, whose code the paper used, does).
-
-    - Matching is class-aware (a detection only counts for a ground truth of
-      its own label), IoU >= ``iou_thr`` (0.5), greedy by descending score,
-      one detection per ground truth (see
-      :mod:`csdet.evaluation.metrics.matching`); detections covering an
-      ignored ground truth of their class are dropped.
-    - The macro average runs over the classes that have ground truth in the
-      evaluated set (YOLOv5's convention); a class without detections has
-      P_c = 0; 0/0 F1 is 0.
-    - Two operating points: the fixed ``score_thr`` (default 0.25, YOLOv5's
-      deployment confidence) and the threshold that maximises macro F1,
-      found by an exact sweep over every detection score (plus "above every
-      score"); ties go to the highest threshold. No smoothing of the curve
-      (YOLOv5 smooths it before its argmax).
-    - ``bayes_relabel=True`` relabels each detection with the Bayes
-      minimum-risk class before matching; its score is kept.
+    Per class c (Espindola & Ebecken, 2005, as the paper reports it):
+    ``P_c = TP_c / (TP_c + FP_c)``, ``R_c = TP_c / G_c``,
+    ``F1_c = 2 P_c R_c / (P_c + R_c)`` (0/0 = 0), averaged over the classes
+    with ground truth. Matching is class-aware, greedy by score, IoU >=
+    ``iou_thr``, one detection per ground truth
+    (:mod:`csdet.evaluation.metrics.matching`). Evaluated at ``score_thr``
+    and at the threshold maximising macro F1 (exact sweep, ties to the
+    higher threshold, no smoothing); conventions: docs/method.md, section 4.
 
     Reported (prefix ``f1``): ``f1``, ``precision``, ``recall`` at
     ``score_thr``; ``best_f1``, ``best_score_thr``, ``best_precision``,
-    ``best_recall`` at the best threshold; with ``classwise`` also
-    ``f1_<class>`` at ``score_thr``. The JSON (``f1_metric.json``) adds the
-    per-class values at both thresholds and the counts.
+    ``best_recall``; ``f1_<class>`` with ``classwise``. Also writes
+    ``f1_metric.json`` (per-class values at both thresholds and counts).
 
     Args:
         score_thr: fixed operating threshold (``score >= score_thr``).
         iou_thr: minimum IoU of a match.
         classwise: report per-class F1 at ``score_thr`` too.
-        save_curves: write ``pr_curve.png`` (precision against recall) and
-            ``f1_curve.png`` (F1 against the threshold, operating and best
-            threshold marked), per class and macro, on the grid 0.00..1.00
-            of :mod:`.curves`, into the output dir.
+        save_curves: write ``pr_curve.png`` and ``f1_curve.png`` (per class
+            and macro, grid 0.00..1.00 of :mod:`.curves`) to the output dir.
         **kwargs: see :class:`CostSensitiveDetMetric` (the cost spec is only
             needed for ``bayes_relabel``).
     """
