@@ -40,42 +40,26 @@ def linear_decay(epochs: int, final_factor: float) -> Callable:
 class YOLOv5ParamSchedulerHook(Hook):
     """Reference warmup, then a per-epoch cosine or linear lr schedule.
 
-    With ni = the global iteration, nw = max(round(warmup_epochs *
-    iters_per_epoch), warmup_min_iters), lr0 = each group's initial lr and
-    lf the epoch factor (``cosine``: ((1 - cos(e * pi / E)) / 2) *
-    (lrf - 1) + 1; ``linear``: (1 - e / E) * (1 - lrf) + lrf, E = max
-    epochs), before every iteration:
-
-    - ni <= nw (warmup): lr = interp(ni, [0, nw], [start, lr0 * lf(epoch)])
-      with start = ``warmup_bias_lr`` for the bias group (group 0 /
-      ``group_name='bias'``) and 0 for the others; momentum =
-      interp(ni, [0, nw], [warmup_momentum, momentum]); gradient
-      accumulation = max(1, round(interp(ni, [0, nw], [1, nbs / batch]))).
-    - after: lr = lr0 * lf(epoch) (constant within an epoch, as the
-      reference's LambdaLR stepped per epoch), momentum = ``momentum``,
-      accumulation = the nominal max(round(nbs / batch), 1).
-
-    Before training it also applies the nominal-batch rule with the real
-    total batch size (``train_dataloader.batch_size`` x world size): the
-    accumulation count and the decay group's weight decay (see
-    :func:`csdet.engine.optimizers.set_nominal_batch`). A
-    ``--cfg-options train_dataloader.batch_size=...`` override is therefore
-    enough; the optimizer follows.
+    Before every iteration sets each group's lr, momentum and the gradient
+    accumulation count: linear warmup over ``nw = max(round(warmup_epochs *
+    iters_per_epoch), warmup_min_iters)`` iterations (bias group from
+    ``warmup_bias_lr``, others from 0; momentum from ``warmup_momentum``;
+    accumulation from 1 to ``nbs / batch``), then ``lr = lr0 * lf(epoch)``.
+    Before training it re-applies the nominal-batch rule with the real total
+    batch (:func:`csdet.engine.optimizers.set_nominal_batch`). Formulas and
+    reasoning: docs/yolov5.md, "Batch size ..." and "Warmup and schedule".
 
     Args:
-        lr_schedule (str): ``'cosine'`` (one-cycle; the paper's cosine
-            annealing) or ``'linear'`` (the reference default).
-        final_lr_factor (float): lrf (0.01): the lr at the last epoch is
-            lr0 * lrf.
+        lr_schedule (str): ``'cosine'`` (the paper's) or ``'linear'``.
+        final_lr_factor (float): lrf (0.01), the last epoch's lr is lr0 * lrf.
         warmup_epochs (float): hyp ``warmup_epochs`` (3.0).
         warmup_min_iters (int): the reference's minimum of 100 iterations.
         warmup_bias_lr (float): hyp ``warmup_bias_lr`` (0.1).
         warmup_momentum (float): hyp ``warmup_momentum`` (0.8).
         momentum (float, optional): momentum after warmup; None = the
             optimizer's configured momentum (0.937).
-        nominal_batch_size (int, optional): nbs; None (default) = the value
-            the optimizer constructor used (``paramwise_cfg``, 64 unless
-            set), so it is configured in one place.
+        nominal_batch_size (int, optional): nbs; None = the value the
+            optimizer constructor used (``paramwise_cfg``, 64 unless set).
         sync_nominal_batch (bool): apply the nominal-batch rule before
             training (True).
     """
