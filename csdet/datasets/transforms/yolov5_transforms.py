@@ -443,37 +443,25 @@ _INTERPOLATIONS = dict(
 class LetterBox(BaseTransform):
     """Reference ``load_image`` + ``letterbox``: keep-ratio resize and pad.
 
-    The image is resized so that it fits ``scale`` with its aspect ratio kept
-    (ratio = min(scale_h / h, scale_w / w), with ``allow_scale_up=False``
-    never above 1; new size = ceil(side * ratio), capped at ``scale``), then
-    padded with ``pad_val`` on both sides (top = round(dh / 2 - 0.1),
-    bottom = round(dh / 2 + 0.1), likewise left/right) to:
-
-    - ``pad_to='full'``: exactly ``scale`` (training letterbox, auto=False);
-    - ``pad_to='stride'``: each side ceil(new / size_divisor +
-      extra_pad_ratio) * size_divisor. With ``extra_pad_ratio=0`` that is the
-      smallest multiple (letterbox auto=True); the reference's ``val.py``
-      builds its rectangular batch shapes with ``pad=0.5``, i.e.
-      ``extra_pad_ratio=0.5`` (a 192-px square image is padded to 224).
-
-    Stored for undoing it (the head's ``rescale``): ``scale_factor`` =
-    (new_w / w, new_h / h) and ``pad_param`` = float32 [top, bottom, left,
-    right]; a predicted box maps back to the original image by
-    (box - [left, top, left, top]) / [sx, sy, sx, sy]. Add ``'pad_param'``
-    to ``PackDetInputs.meta_keys`` so it reaches the head. ``gt_bboxes``,
-    when present, are scaled and shifted the same way.
+    Resizes so the image fits ``scale`` with its aspect ratio kept (never
+    above 1 unless ``allow_scale_up``), then pads with ``pad_val`` on both
+    sides to ``scale`` (``pad_to='full'``) or to
+    ``ceil(new / size_divisor + extra_pad_ratio) * size_divisor`` per side
+    (``pad_to='stride'``). Stores ``scale_factor`` (new_w / w, new_h / h)
+    and ``pad_param`` float32 [top, bottom, left, right] for the head's
+    ``rescale`` (add ``'pad_param'`` to ``PackDetInputs.meta_keys``);
+    ``gt_bboxes`` are scaled and shifted the same way. Rounding and the
+    reference settings: docs/yolov5.md, "Validation images".
 
     Args:
         scale (int | tuple[int, int]): target size, int or (w, h).
         pad_to (str): ``'full'`` or ``'stride'`` (see above).
         size_divisor (int): stride for ``pad_to='stride'`` (32).
         extra_pad_ratio (float): see ``pad_to='stride'``.
-        allow_scale_up (bool): allow ratio > 1 (the reference's ``load_image``
-            does; ``letterbox(scaleup=False)`` does not).
+        allow_scale_up (bool): allow ratio > 1.
         pad_val (float): fill (114).
-        interpolation (str): ``'auto'`` (the reference's eval choice: area
-            when shrinking, bilinear when enlarging), ``'bilinear'`` (its
-            training choice), ``'area'`` or ``'nearest'``.
+        interpolation (str): ``'auto'`` (area when shrinking, bilinear when
+            enlarging), ``'bilinear'``, ``'area'`` or ``'nearest'``.
     """
 
     def __init__(self,
