@@ -1,35 +1,19 @@
 """Shared machinery of the csdet detection metrics.
 
 :class:`CostSensitiveDetMetric` turns each evaluated sample into a record of
-NumPy arrays (predictions in original-image coordinates, ground truth in the
-same frame), resolves the cost matrix in dataset class order, applies the
-optional Bayes minimum-risk relabelling and writes a JSON summary.
+NumPy arrays (predictions and ground truth in original-image coordinates),
+resolves the cost matrix in dataset class order, applies the optional Bayes
+minimum-risk relabelling and writes a JSON summary.
 
-Where the ground truth comes from (``gt_source``):
-
-- ``'instances'``: ``data_sample['instances']``, the dataset's raw
-  annotations (list of dicts with ``bbox`` xyxy, ``bbox_label``,
-  ``ignore_flag``), always in original-image coordinates. Present when
-  ``PackDetInputs`` keeps ``'instances'`` in its ``meta_keys`` (the same
-  source ``CocoMetric`` uses when it has no ``ann_file``).
-- ``'gt_instances'``: ``data_sample['gt_instances']`` (``bboxes``,
-  ``labels``) plus ``data_sample['ignored_instances']``, what
-  ``PackDetInputs`` always packs. These boxes are in whatever frame the
-  test pipeline left them: mmdet's test pipelines run ``LoadAnnotations``
-  *after* ``Resize`` so they stay in original coordinates
-  (``gt_coords='original'``, the default); if ``LoadAnnotations`` runs
-  before ``Resize`` set ``gt_coords='resized'`` and the boxes are mapped
-  back as the heads map predictions: minus the letterbox padding
-  ``pad_param`` (top, bottom, left, right) when present, divided by
-  ``scale_factor``. A
-  resized-frame ground truth that falls clearly outside ``ori_shape`` is
-  reported as an error instead of being silently mis-matched.
-- ``'auto'`` (default): ``'instances'`` when the sample has it, else
-  ``'gt_instances'``.
-
-Predictions are read from ``data_sample['pred_instances']`` (``bboxes``,
-``scores``, ``labels``, ``cls_probs``), already rescaled to the original
-image by the model (``rescale=True`` in ``predict``, mmdet's test default).
+Ground truth (``gt_source``): ``'instances'`` (the dataset's raw
+annotations, original coordinates), ``'gt_instances'`` (what
+``PackDetInputs`` packs, plus ``ignored_instances``; ``gt_coords`` says
+whether it is ``'original'`` or ``'resized'``, the latter mapped back like
+the predictions and an error when it falls clearly outside ``ori_shape``),
+or ``'auto'`` (default: ``'instances'`` when present). Predictions come
+from ``pred_instances`` (``bboxes``, ``scores``, ``labels``,
+``cls_probs``), already rescaled by the model. Details: docs/method.md,
+section 4, "Ground truth and predictions".
 """
 import json
 import math
