@@ -41,8 +41,7 @@ class CostSensitiveLoss(nn.Module):
             normalize, allow_degenerate: cost spec for
             :func:`csdet.cost.resolve_cost_matrix` (paper Eq. 8).
         reduction, ignore_index, avg_non_ignore: as in mmdet.
-        loss_weight, cost_weight: lambda_cls, lambda_cost.
-        eta: extra scale of the cost term (paper: 1e-4 with ``'sum'``).
+        loss_weight, cost_weight, eta: lambda_cls, lambda_cost, cost scale.
         cost_reduction: ``'mean'`` (CE divisor) or ``'sum'`` (paper).
         class_weight: w_c; N (sigmoid) or N + 1 (softmax) values.
         label_smoothing: sigmoid only; targets ``1 - eps/2``, ``eps/2``.
@@ -54,9 +53,8 @@ class CostSensitiveLoss(nn.Module):
     (sigmoid) / [S] (softmax); float32 for half-precision inputs.
 
     Raises:
-        ValueError: bad reduction, negative weights, smoothing outside
-            [0, 1), mode-incompatible options, wrong class_weight length,
-            or labels of the wrong shape or range.
+        ValueError: bad reduction, weight, smoothing, class_weight length,
+            mode-incompatible option, or label shape or range.
     """
 
     def __init__(self,
