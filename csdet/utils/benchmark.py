@@ -99,6 +99,29 @@ def time_calls(fn: Callable[[], None], iters: int, warmup: int,
     return times
 
 
+def alternate(calls: dict[str, Callable[[], object]], repeats: int,
+              warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of each named callable, the calls interleaved so
+    that two implementations share the machine's state alike.
+
+    ``warmup`` untimed rounds first; then ``repeats`` rounds, the call
+    order reversed every other round. Raises ValueError for repeats < 1.
+    """
+    if repeats < 1:
+        raise ValueError(f'repeats={repeats} must be >= 1')
+    names = list(calls)
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        for name in (names if repeat % 2 == 0 else names[::-1]):
+            start = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def summarize(times: list[float]) -> Timing:
     """Median and quartiles of the times (the range for fewer than three)."""
     if len(times) < 3:  # exclusive quartiles of 2 points extrapolate past them

@@ -7,6 +7,7 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
 
 import csdet  # noqa: F401  (registers csdet modules)
 from csdet.utils.config import load_resolved
@@ -30,6 +31,7 @@ def one_thread():
 def tiny_model(repo_root):
     cfg = Config.fromfile(repo_root / 'configs/_base_/models/yolov5n.py')
     cfg.model.bbox_head.update(num_classes=2, imgsz=64)
+    init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
     # A fresh current logger: an earlier in-process Runner may have left
     # one whose log file is closed, where init_weights writes.

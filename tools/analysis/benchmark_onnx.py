@@ -19,15 +19,15 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import List
 
 import numpy as np
 import torch
 
 import csdet  # noqa: F401  (registers the csdet modules)
 from csdet.deploy.onnx_export import RawOutputs, build_detector, export_model
+from csdet.utils.benchmark import alternate
 from csdet.utils.runner_setup import UserInputError, load_config
 
 
@@ -44,23 +44,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='timed calls per runtime and batch size')
     parser.add_argument('--warmup', type=int, default=3)
     return parser.parse_args(argv)
-
-
-def alternate(calls: Dict[str, Callable[[], object]], repeats: int,
-              warmup: int) -> Dict[str, List[float]]:
-    """Seconds of each call, the calls interleaved (order reversed every
-    other repeat) after ``warmup`` untimed rounds."""
-    names = list(calls)
-    for _ in range(warmup):
-        for name in names:
-            calls[name]()
-    times = {name: [] for name in names}
-    for repeat in range(repeats):
-        for name in (names if repeat % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def quartiles(values: List[float]) -> tuple:

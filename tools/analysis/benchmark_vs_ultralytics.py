@@ -46,9 +46,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
+
+from csdet.utils.benchmark import alternate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REFERENCE = REPO_ROOT / '.venv' / 'reference'
@@ -86,27 +88,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- helpers
-def alternate(calls: Dict[str, Callable[[], object]], repeats: int,
-              warmup: int) -> Dict[str, List[float]]:
-    """Seconds per call of each named callable, interleaved.
-
-    ``warmup`` untimed rounds first; then ``repeats`` rounds, the call
-    order reversed every other round. Raises ValueError for repeats < 1.
-    """
-    if repeats < 1:
-        raise ValueError(f'repeats={repeats} must be >= 1')
-    names = list(calls)
-    for _ in range(warmup):
-        for name in names:
-            calls[name]()
-    times: Dict[str, List[float]] = {name: [] for name in names}
-    for repeat in range(repeats):
-        for name in (names if repeat % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
-
 
 def summarise(what: str, csdet_s: Sequence[float],
               reference_s: Sequence[float]) -> Tuple[str, float, float,
