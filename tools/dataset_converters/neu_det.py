@@ -20,10 +20,9 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from csdet.datasets.converters import ConversionError
+from csdet.datasets.converters.cli import add_common_arguments, run_conversion
 from csdet.datasets.converters.neu_det import (NEU_DET_CLASSES,
                                                SUMMARY_TITLE, convert)
-from csdet.datasets.converters.summary import print_report
 
 __all__ = ['NEU_DET_CLASSES', 'convert', 'main']
 
@@ -37,39 +36,29 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'train|validation/images|annotations/)')
     parser.add_argument('--out', default=Path('data/NEU-DET'), type=Path,
                         help='output folder (default: data/NEU-DET)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='split seed (default: 0)')
     parser.add_argument('--test-per-class', type=int, default=50,
                         help='test images per file class (default: 50)')
     parser.add_argument('--val-per-class', type=int, default=0,
                         help='val images per file class, taken out of train '
                         '(default: 0 = no val.json, the paper\'s split)')
-    parser.add_argument('--fix-boxes', action='store_true',
-                        help='clip boxes to the image and drop those left '
-                        'degenerate, instead of failing')
     parser.add_argument('--classes', nargs='+', default=list(NEU_DET_CLASSES),
                         help='class names, in category-id order (default: '
                         'the six NEU-DET classes)')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='hide the progress bar')
+    add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        manifest = convert(args.src, args.out, args.seed, args.test_per_class,
-                           args.fix_boxes, args.classes, not args.no_progress,
-                           val_per_class=args.val_per_class)
-    except ConversionError as error:
-        print(f'ERROR: {error}', file=sys.stderr)
-        return 1
-    for group in manifest['byte_identical_groups']:
-        print(f'note: byte-identical images kept in one split: '
-              f'{", ".join(group)}')
-    print_report(manifest, str(args.out), SUMMARY_TITLE)
-    return 0
-
+    return run_conversion(
+        lambda: convert(args.src, args.out, args.seed, args.test_per_class,
+                        args.fix_boxes, args.classes, not args.no_progress,
+                        val_per_class=args.val_per_class),
+        str(args.out), SUMMARY_TITLE,
+        lambda manifest: (
+            'note: byte-identical images kept in one split: '
+            f'{", ".join(group)}'
+            for group in manifest['byte_identical_groups']))
 
 if __name__ == '__main__':
     sys.exit(main())

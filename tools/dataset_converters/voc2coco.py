@@ -21,8 +21,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from csdet.datasets.converters import ConversionError
-from csdet.datasets.converters.summary import print_report
+from csdet.datasets.converters.cli import add_common_arguments, run_conversion
 from csdet.datasets.converters.voc2coco import SUMMARY_TITLE, convert
 
 
@@ -45,31 +44,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='share of each majority class put in val '
                         '(default: 0 = no val.json; not with ImageSets '
                         'lists)')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='split seed (default: 0)')
-    parser.add_argument('--fix-boxes', action='store_true',
-                        help='clip boxes to the image and drop those left '
-                        'degenerate, instead of failing')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='hide the progress bar')
+    add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        manifest = convert(args.src, args.out, args.classes,
-                           args.test_fraction, args.val_fraction, args.seed,
-                           args.fix_boxes, not args.no_progress)
-    except ConversionError as error:
-        print(f'ERROR: {error}', file=sys.stderr)
-        return 1
-    print(f'classes ({manifest["classes_from"]}): '
-          f'{", ".join(manifest["classes"])}')
-    print(f'split: {manifest["split_from"]}')
-    print_report(manifest, str(args.out), SUMMARY_TITLE)
-    return 0
-
+    return run_conversion(
+        lambda: convert(args.src, args.out, args.classes, args.test_fraction,
+                        args.val_fraction, args.seed, args.fix_boxes,
+                        not args.no_progress),
+        str(args.out), SUMMARY_TITLE,
+        lambda manifest: (
+            f'classes ({manifest["classes_from"]}): '
+            f'{", ".join(manifest["classes"])}',
+            f'split: {manifest["split_from"]}'))
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from csdet.datasets.converters import ConversionError
-from csdet.datasets.converters.summary import print_report
+from csdet.datasets.converters.cli import add_common_arguments, run_conversion
 from csdet.datasets.converters.yolo2coco import SUMMARY_TITLE, convert
 
 
@@ -32,24 +31,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         '[test], names)')
     parser.add_argument('--out', required=True, type=Path,
                         help='output folder')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='hide the progress bar')
+    add_common_arguments(parser, split_options=False)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        manifest = convert(args.data, args.out, not args.no_progress)
-    except ConversionError as error:
-        print(f'ERROR: {error}', file=sys.stderr)
-        return 1
-    splits = ', '.join(f'{k} -> {v}.json'
-                       for k, v in manifest['split_map'].items())
-    print(f'splits kept: {splits}')
-    print_report(manifest, str(args.out), SUMMARY_TITLE)
-    return 0
-
+    return run_conversion(
+        lambda: convert(args.data, args.out, not args.no_progress),
+        str(args.out), SUMMARY_TITLE,
+        lambda manifest: ('splits kept: ' + ', '.join(
+            f'{k} -> {v}.json' for k, v in manifest['split_map'].items()), ))
 
 if __name__ == '__main__':
     sys.exit(main())
