@@ -28,6 +28,7 @@ import csdet  # noqa: F401  (registers modules and checkpoint safe globals)
 from csdet.datasets.check import check_config_datasets, enable_skip_bad
 from csdet.utils.config import type_name, walk_dicts
 from csdet.utils.runner_setup import (UserInputError, check_dataset_files,
+                                      close_distributed,
                                       init_cpu_distributed, load_config,
                                       local_rank_env, resolve_checkpoint)
 
@@ -189,6 +190,7 @@ def main() -> int:
     init_cpu_distributed(cfg)
     runner = build_runner(cfg)
     metrics = runner.test()
+    close_distributed()
     serializable = {k: (v if isinstance(v, (int, float, str)) else str(v))
                     for k, v in metrics.items()}
     with open(osp.join(cfg.work_dir, 'test_metrics.json'), 'w') as f:

@@ -18,8 +18,9 @@ import csdet  # noqa: F401  (registers modules and checkpoint safe globals)
 from csdet.datasets.check import check_config_datasets, enable_skip_bad
 from csdet.engine.optimizers import amp_optim_wrapper_type
 from csdet.utils.runner_setup import (UserInputError, check_dataset_files,
-                                      check_load_from, init_cpu_distributed,
-                                      load_config, local_rank_env)
+                                      check_load_from, close_distributed,
+                                      init_cpu_distributed, load_config,
+                                      local_rank_env)
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,6 +74,7 @@ def main() -> int:
     runner = (RUNNERS.build(cfg) if 'runner_type' in cfg
               else Runner.from_cfg(cfg))
     runner.train()
+    close_distributed()
     return 0
 
 

@@ -139,6 +139,15 @@ def init_cpu_distributed(cfg: Config) -> None:
             find_unused_parameters=cfg.get('find_unused_parameters', False))
 
 
+def close_distributed() -> None:
+    """Destroy the process group before exit: a gloo group left to the
+    interpreter's teardown can abort the process ("terminate called without
+    an active exception") after the job itself succeeded."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def local_rank_env(local_rank: int) -> None:
     """torch.distributed launchers pass --local-rank; mmengine reads env."""
     os.environ.setdefault('LOCAL_RANK', str(local_rank))
