@@ -26,7 +26,9 @@ cost              every CostSensitiveLoss and every cost metric (see
                   the decision metrics and rules
 ================  ===========================================================
 
-A key that is absent leaves its fields as the config wrote them.
+A key that is absent leaves its fields as the config wrote them. An
+evaluator with a ``PositiveCostMetric`` also gets its ``LossPositivesHook``
+in ``custom_hooks``.
 """
 from __future__ import annotations
 
@@ -344,12 +346,26 @@ def apply_cost(cfg: Config) -> None:
             _set_checked(node, key, value, path, f'cost.{key}')
 
 
+def add_loss_positives_hook(cfg: Config) -> None:
+    """``LossPositivesHook`` into ``custom_hooks`` when an evaluator has a
+    ``PositiveCostMetric`` (the metric reads what the hook records)."""
+    from csdet.evaluation.metrics import PositiveCostMetric
+    needed = any(
+        _is_subclass('METRICS', node, PositiveCostMetric)
+        for split in ('val', 'test') for node in _evaluators(cfg, split))
+    hooks = list(cfg.get('custom_hooks') or [])
+    if needed and not any(
+            type_name(hook) == 'LossPositivesHook' for hook in hooks):
+        cfg.custom_hooks = hooks + [dict(type='LossPositivesHook')]
+
+
 def resolve_config(cfg: Config) -> Config:
     """Apply the top-level settings (module docstring); idempotent."""
     apply_data_settings(cfg)
     apply_classes(cfg)
     apply_img_size(cfg)
     apply_cost(cfg)
+    add_loss_positives_hook(cfg)
     return cfg
 
 

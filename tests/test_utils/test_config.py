@@ -210,3 +210,18 @@ def test_miss_and_false_alarm_costs_reach_decisions_only():
                             for node in decision)
     assert all('missed_cost' not in node
                for node in steps(cfg, 'CostMetric', 'test_evaluator'))
+
+
+def test_positive_cost_metric_brings_its_hook_once(repo_root):
+    cfg = load_resolved(str(repo_root / 'configs' / 'yolov5_neu_quick.py'))
+    hooks = [hook['type'] for hook in cfg.custom_hooks]
+    assert hooks.count('LossPositivesHook') == 1
+    resolve_config(cfg)  # idempotent
+    assert [hook['type'] for hook in cfg.custom_hooks] == hooks
+    cfg.val_evaluator = [e for e in cfg.val_evaluator
+                         if e['type'] != 'PositiveCostMetric']
+    cfg.test_evaluator = cfg.val_evaluator
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h['type'] != 'LossPositivesHook']
+    resolve_config(cfg)
+    assert 'LossPositivesHook' not in [h['type'] for h in cfg.custom_hooks]

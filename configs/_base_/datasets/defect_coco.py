@@ -60,5 +60,8 @@ val_evaluator = [
     dict(type='F1Metric', score_thr=0.25, iou_thr=0.5),
     # Realised cost of the decisions at the deployment threshold.
     dict(type='DecisionCostMetric', score_thr=0.25, iou_thr=0.5),
+    # Paper Eq. 16 over the class loss's positive samples (as the paper
+    # defines F); one extra forward pass per test image.
+    dict(type='PositiveCostMetric'),
 ]
 test_evaluator = val_evaluator
