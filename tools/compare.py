@@ -6,18 +6,20 @@
 
 Each CONFIG works in <work-dir>/<CONFIG stem>/ (compare_train.log and
 compare_test.log hold the tools' output); ``--runs CONFIG=PATH`` names an
-existing work dir or .pth to use instead. Re-running redoes nothing: a
-training is skipped when its dir has the final epoch's (iteration's)
-checkpoint, resumed (tools/train.py --resume) when it stopped earlier, and
-a test is skipped when test_metrics.json is newer than the checkpoint. A
-failing config is reported in its row, the others go on, and the exit code
-is 1. "train img/s" comes from the training log when there is one (median
-of batch size / iteration time in */vis_data/scalars.json, with the batch
-size each run logged in its vis_data/config.py; data loading included; per
-process under DDP), else from csdet.utils.benchmark (model
-compute only), which also times inference (batch 1, the tested checkpoint's
-weights on the first --bench-iters test images, so NMS sees a trained
-model's boxes on real images). "cost vs plain" is a cost-sensitive row's
+existing work dir or .pth to use instead. Re-running redoes nothing
+(csdet.utils.jobs runs the tools): a training is skipped when its dir has
+the final epoch's (iteration's) checkpoint, resumed (tools/train.py
+--resume) when it stopped earlier, and a test is skipped when
+test_metrics.json is newer than the checkpoint. A failing config is
+reported in its row and, with its log's tail, on stderr; the others go on,
+and the exit code is 1. "train img/s" comes from the training log when
+there is one (median of batch size / iteration time in
+*/vis_data/scalars.json, with the batch size each run logged in its
+vis_data/config.py; data loading included; per process under DDP), else
+from csdet.utils.benchmark (model compute only), which also times
+inference (batch 1, the tested checkpoint's weights on the first
+--bench-iters test images, so NMS sees a trained model's boxes on real
+images). "cost vs plain" is a cost-sensitive row's
 cost relative to its plain twin (the row with the same detector, parameter
 count, input size, epochs and batch), e.g. -62% for 6.33 -> 2.43.
 Writes <work-dir>/<out-name>.md, .csv and .png (mAP@0.5 against cost, an
@@ -27,20 +29,20 @@ markdown table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime
 import json
 import os
-import re
 import shlex
 import statistics
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 from mmdet.registry import MODELS
 from tqdm import tqdm
@@ -48,6 +50,10 @@ from tqdm import tqdm
 import csdet  # noqa: F401  (registers csdet modules)
 from csdet.utils.benchmark import (benchmark_model, count_parameters,
                                    input_size, load_test_images)
+from csdet.utils.checkpoint import find_checkpoint
+from csdet.utils.jobs import (METRICS_FILE, JobFailed, ToolCommands,
+                              parse_cfg_options, trained_checkpoint,
+                              training_state)
 from csdet.utils.runner_setup import (UserInputError, init_weights_quietly,
                                       load_config)
 
@@ -127,78 +133,47 @@ def plan_jobs(configs: list[str], runs: list[str], work_dir: Path) -> list:
             for config, stem in zip(configs, stems)]
 
 
-def find_checkpoint(path: Path) -> Path | None:
-    """The .pth itself, a dir's last_checkpoint target, or its newest .pth."""
-    if path.is_file():
-        return path
-    pointer = path / 'last_checkpoint'
-    if pointer.is_file():
-        target = Path(pointer.read_text().strip())
-        # mmengine writes the path as given to the trainer, maybe relative
-        for candidate in (target, path / target.name):
-            if candidate.is_file():
-                return candidate
-    checkpoints = sorted(path.glob('*.pth'), key=lambda p: p.stat().st_mtime)
-    return checkpoints[-1] if checkpoints else None
-
-
-def training_finished(checkpoint: Path, config: str,
-                      args: argparse.Namespace) -> bool:
-    """False when the checkpoint is mmengine's epoch_N / iter_N with N
-    short of the schedule; any other name counts as a finished model."""
-    match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', checkpoint.name)
-    if match is None:
-        return True
-    train_cfg = load_config(config, parse_cfg_options(
-        args.cfg_options)).train_cfg
-    total = train_cfg.get('max_epochs' if match[1] == 'epoch' else
-                          'max_iters')
-    return total is None or int(match[2]) >= total
-
-
-def run_logged(command: list[str], log_path: Path) -> str | None:
-    """Run a tool with its output in log_path; None or the failure."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, 'a') as log:
-        log.write(f'\n=== {datetime.datetime.now():%Y-%m-%d %H:%M:%S} $ '
-                  f'{shlex.join(command)}\n')
-        log.flush()
-        code = subprocess.run(command, stdout=log,
-                              stderr=subprocess.STDOUT).returncode
-    return None if code == 0 else f'exit code {code}, log: {log_path}'
-
-
 def train_and_test(job: Job, args: argparse.Namespace,
-                   progress: tqdm) -> tuple[dict, str | None]:
-    """Test metrics of a job (training / testing only what is missing)."""
-    options = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+                   commands: ToolCommands, progress: tqdm) -> dict:
+    """Test metrics of a job (training / testing only what is missing).
+
+    Raises:
+        JobFailed: no checkpoint, or a tool failed (the row's status).
+    """
     checkpoint = find_checkpoint(job.run_path)
-    if checkpoint is None and args.skip_train:
-        return {}, f'no checkpoint in {job.run_path} (--skip-train)'
-    resume = (checkpoint is not None and job.run_path.is_dir()
-              and not args.skip_train
-              and not training_finished(checkpoint, job.config, args))
-    if checkpoint is None or resume:
-        progress.set_postfix_str(f'{job.stem}: training')
-        failure = run_logged(
-            [*shlex.split(args.train_cmd), job.config, '--work-dir',
-             str(job.run_path), *(['--resume'] if resume else []), *options],
-            job.out_dir / 'compare_train.log')
-        checkpoint = find_checkpoint(job.run_path)
-        if failure or checkpoint is None:
-            return {}, f'train failed: {failure or "no checkpoint written"}'
-    metrics_file = job.out_dir / 'test_metrics.json'
-    if not (metrics_file.is_file() and
+    if args.skip_train or job.run_path.is_file():
+        if checkpoint is None:
+            raise JobFailed(f'no checkpoint in {job.run_path}' +
+                            (' (--skip-train)' if args.skip_train else ''))
+    else:
+        state = training_state(job.run_path, job.config, args.cfg_options)
+        if not state.finished:
+            progress.set_postfix_str(f'{job.stem}: training')
+            with failing_as('train'):
+                checkpoint = trained_checkpoint(commands.run_train(
+                    job.config, job.run_path, args.cfg_options,
+                    job.out_dir / 'compare_train.log', resume=state.resume),
+                    job.run_path)
+    metrics_file = job.out_dir / METRICS_FILE
+    if (metrics_file.is_file() and
             metrics_file.stat().st_mtime > checkpoint.stat().st_mtime):
-        progress.set_postfix_str(f'{job.stem}: testing')
-        metrics_file.unlink(missing_ok=True)  # never report stale metrics
-        failure = run_logged(
-            [*shlex.split(args.test_cmd), job.config, str(checkpoint),
-             '--work-dir', str(job.out_dir), *options],
-            job.out_dir / 'compare_test.log')
-        if failure or not metrics_file.is_file():
-            return {}, f'test failed: {failure or "no test_metrics.json"}'
-    return json.loads(metrics_file.read_text()), None
+        return json.loads(metrics_file.read_text())
+    progress.set_postfix_str(f'{job.stem}: testing')
+    with failing_as('test'):
+        return commands.run_test(job.config, checkpoint, job.out_dir,
+                                 args.cfg_options,
+                                 job.out_dir / 'compare_test.log')[0]
+
+
+@contextlib.contextmanager
+def failing_as(stage: str) -> Iterator[None]:
+    """Re-raise a tool's JobFailed as the row's status, e.g. 'train
+    failed: training exited with code 1, log: <path>'."""
+    try:
+        yield
+    except JobFailed as error:
+        raise JobFailed(f'{stage} failed: {error}, log: {error.log_path}',
+                        error.log_path) from None
 
 
 def detector_name(cfg: Config) -> str:
@@ -285,16 +260,6 @@ def describe(job: Job, args: argparse.Namespace, metrics: dict,
         row['train img/s'] = batch_size / timings['train_step'].median
         row['train img/s source'] = 'bench'
     return row
-
-
-def parse_cfg_options(items: list[str]) -> dict:
-    """k=v strings as mmengine's --cfg-options would parse them."""
-    for item in items:
-        if '=' not in item:
-            raise UserInputError(f'--cfg-options {item}: expected key=value')
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--options', nargs='+', action=DictAction)
-    return parser.parse_args(['--options', *items]).options if items else {}
 
 
 def twin_key(row: dict) -> tuple:
@@ -398,10 +363,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserInputError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    rows = []
+    commands = ToolCommands.from_strings(TOOLS, args.train_cmd,
+                                         args.test_cmd)
+    rows, tails = [], {}
     progress = tqdm(jobs, desc='compare', unit='config')
     for job in progress:
-        metrics, failure = train_and_test(job, args, progress)
+        metrics, failure = {}, None
+        try:
+            metrics = train_and_test(job, args, commands, progress)
+        except JobFailed as error:
+            failure, tails[job.config] = str(error), error.log_tail()
+        except UserInputError as error:  # a config that does not load
+            failure = str(error)
         progress.set_postfix_str(f'{job.stem}: measuring')
         try:
             rows.append(describe(job, args, metrics, failure))
@@ -423,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = [row for row in rows if row['status'] != 'ok']
     for row in failed:
         print(f"FAILED {row['config']}: {row['status']}", file=sys.stderr)
+        if tails.get(row['config']):
+            print('  | ' + tails[row['config']].replace('\n', '\n  | '),
+                  file=sys.stderr)
     return 1 if failed else 0
 
 

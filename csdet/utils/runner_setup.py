@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import os.path as osp
-from pathlib import Path
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
+from csdet.utils.checkpoint import find_checkpoint
 from csdet.utils.config import (ConfigSettingError, innermost_dataset,
                                 load_resolved)
 
@@ -66,17 +66,18 @@ def load_config(config_path: str, cfg_options: dict | None = None,
 
 
 def resolve_checkpoint(path: str) -> str:
-    """Accept a .pth file or a work dir's ``last_checkpoint`` pointer file."""
-    candidate = Path(path)
-    if candidate.is_dir():
-        candidate = candidate / 'last_checkpoint'
-    if candidate.name == 'last_checkpoint' and candidate.is_file():
-        candidate = Path(candidate.read_text().strip())
-    if not candidate.is_file():
+    """The checkpoint a .pth file, work dir or ``last_checkpoint`` file
+    names (:func:`csdet.utils.checkpoint.find_checkpoint`).
+
+    Raises:
+        UserInputError: nothing found there.
+    """
+    checkpoint = find_checkpoint(path)
+    if checkpoint is None:
         raise UserInputError(
             f'checkpoint not found: {path}. Give a .pth file, a work dir, or '
             'its last_checkpoint file (train first with tools/train.py).')
-    return str(candidate)
+    return str(checkpoint)
 
 
 def check_dataset_files(cfg: Config, splits=('train', 'val', 'test')) -> None:

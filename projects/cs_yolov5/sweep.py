@@ -28,7 +28,9 @@ from cs_sweep.experiments import (  # noqa: E402
     PlanOptions, parse_option_strings, plan_experiment, write_plan)
 from cs_sweep.report import write_report  # noqa: E402
 from cs_sweep.runner import (  # noqa: E402
-    RunExecutor, ToolCommands, detect_gpus, is_complete, run_sweep)
+    RunExecutor, ToolCommands, default_commands, detect_gpus, is_complete,
+    run_sweep)
+from csdet.utils.runner_setup import UserInputError  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 
@@ -205,10 +207,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print('error: --submit needs --slurm', file=sys.stderr)
         return 2
     sweep_dir = sweep_dir_of(args)
-    commands = ToolCommands.from_strings(args.train_cmd, args.test_cmd)
+    commands = default_commands(args.train_cmd, args.test_cmd)
     try:
         plan = plan_experiment(args.experiment, plan_options(args))
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, UserInputError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
     if args.dry_run:

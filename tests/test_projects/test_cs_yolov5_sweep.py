@@ -483,6 +483,24 @@ def test_resume_after_kill(config_dir, fake_commands, calls, tmp_path,
     assert [r['step'] for r in records] == [5, 10]
 
 
+def test_finished_training_without_marker_is_not_repeated(
+        config_dir, fake_commands, calls, tmp_path):
+    # killed after the training's last epoch, before train_done.json
+    plan = make_plan('risk-groups', config_dir, groups=('a', ))
+    sweep_dir = tmp_path / 'sweep'
+    runner.run_sweep(plan, sweep_dir, fake_commands, progress=False)
+    base = runner.run_dir(sweep_dir, plan.runs[0])
+    done = json.loads((base / 'train_done.json').read_text())
+    (base / 'train_done.json').unlink()
+    (base / 'status.json').unlink()
+    before = len(calls())
+    statuses = runner.run_sweep(plan, sweep_dir, fake_commands,
+                                progress=False)
+    assert [s.status for s in statuses] == ['done', 'done']
+    assert calls()[before:] == []  # epoch_2.pth is the schedule's last
+    assert json.loads((base / 'train_done.json').read_text()) == done
+
+
 def test_failure_is_isolated_and_reported(config_dir, fake_commands, calls,
                                           tmp_path, monkeypatch, capsys):
     # the CS group-b training (its run directory is in the command line)

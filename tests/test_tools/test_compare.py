@@ -289,3 +289,15 @@ def test_plot_needs_a_tested_row(tmp_path):
     path = compare.plot_tradeoff([row('a', False, 20.0), row('b', True, 5.0)],
                                  tmp_path / 'two.png')
     assert path.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_failure_report_quotes_the_log_tail(fake, monkeypatch, capsys):
+    monkeypatch.setenv('FAKE_FAIL', 'train:cs_yolov5')
+    assert compare.main([CS, *fake['args']]) == 1
+    row, = read_rows(fake['work_dir'])
+    log = fake['work_dir'] / 'cs_yolov5_neu_quick' / 'compare_train.log'
+    assert row['status'] == ('train failed: training exited with code 1, '
+                             f'log: {log}')
+    err = capsys.readouterr().err
+    assert f"FAILED {CS}: {row['status']}\n" in err
+    assert f'  | fake failure of {CS}\n  | === exit code 1 after ' in err

@@ -1,4 +1,6 @@
-"""mmengine checkpoints load with weights_only=True; crafted pickles do not."""
+"""mmengine checkpoints: found from a work dir, loaded with weights_only=True;
+crafted pickles are refused."""
+import os
 import pickle
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 import csdet  # noqa: F401  (registers the allow-list)
+from csdet.utils.checkpoint import find_checkpoint
 from csdet.utils.runner_setup import UserInputError, resolve_checkpoint
 
 
@@ -125,3 +128,45 @@ def test_getattr_fetched_function_cannot_be_called(tmp_path):
     # The same file does run code under plain pickle: the test is real.
     torch.load(bad_file, weights_only=False)
     assert marker.exists()
+
+
+def touch(path: Path, mtime: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('fake')
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_find_checkpoint_follows_last_checkpoint(tmp_path, capsys):
+    work = tmp_path / 'work'
+    older = touch(work / 'epoch_1.pth', 1000)
+    touch(work / 'epoch_2.pth', 2000)
+    (work / 'last_checkpoint').write_text(f'{older}\n')
+    # the pointer wins over the newer file; a .pth or the pointer file
+    # itself may be given too
+    assert find_checkpoint(work) == older
+    assert find_checkpoint(work / 'last_checkpoint') == older
+    assert find_checkpoint(str(work / 'epoch_2.pth')) == work / 'epoch_2.pth'
+    # a moved work dir: the pointer's path is gone, its file name is here
+    moved = tmp_path / 'moved'
+    work.rename(moved)
+    assert find_checkpoint(moved) == moved / 'epoch_1.pth'
+    assert resolve_checkpoint(str(moved)) == str(moved / 'epoch_1.pth')
+    assert capsys.readouterr().out == ''
+
+
+def test_find_checkpoint_without_pointer(tmp_path, capsys):
+    touch(tmp_path / 'b.pth', 2000)
+    touch(tmp_path / 'a.pth', 1000)
+    assert find_checkpoint(tmp_path) == tmp_path / 'b.pth'  # the newest
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'gone.pth'))
+    assert find_checkpoint(tmp_path) == tmp_path / 'b.pth'
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    assert find_checkpoint(empty) is None
+    assert find_checkpoint(tmp_path / 'absent') is None
+    assert capsys.readouterr().out == ''  # no mmengine 'Did not find' line
+    with pytest.raises(UserInputError) as caught:
+        resolve_checkpoint(str(empty))
+    assert str(empty) in str(caught.value)
+    assert 'train first with tools/train.py' in str(caught.value)

@@ -362,15 +362,9 @@ def options_to_args(options: Dict[str, Any]) -> List[str]:
 
 def parse_option_strings(items: Sequence[str]) -> Dict[str, Any]:
     """``['k=v', ...]`` -> dict, parsed exactly as the tools will parse it
-    (mmengine's DictAction)."""
-    if not items:
-        return {}
-    import argparse
-
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('--o', nargs='+', action=DictAction)
-    return dict(parser.parse_args(['--o', *items]).o)
+    (:func:`csdet.utils.jobs.parse_cfg_options`)."""
+    from csdet.utils.jobs import parse_cfg_options
+    return parse_cfg_options(items)
 
 
 def pick_positive_sets(classes: Sequence[str], count: int, repeats: int,

@@ -14,13 +14,16 @@ Layout of one run (``<sweep dir>/runs/<run name>/``)::
     eval/<name>/eval_done.json   marker: evaluation finished (+ metrics)
     eval_<name>.log
 
-Resume and idempotence: a training with ``train_done.json`` is not
-repeated; one without it restarts with ``--resume`` when a
-``last_checkpoint`` exists (mmengine continues from it); an evaluation with
-``eval_done.json`` is not repeated. A run directory is locked (``flock``)
-while a process works on it, and the lock is inherited by the tool
-subprocess, so a second sweep (another experiment sharing the run, or a
-restart while an orphaned training still runs) skips it as ``busy``.
+The tools run through :mod:`csdet.utils.jobs` (the job runner of
+tools/compare.py too). Resume and idempotence: a training with
+``train_done.json`` is not repeated; one without it is skipped when its
+work dir holds the schedule's final checkpoint, restarted with ``--resume``
+when it holds an earlier one (mmengine continues from it), started fresh
+otherwise; an evaluation with ``eval_done.json`` is not repeated. A run
+directory is locked (``flock``) while a process works on it, and the lock
+is inherited by the tool subprocess, so a second sweep (another experiment
+sharing the run, or a restart while an orphaned training still runs) skips
+it as ``busy``.
 """
 from __future__ import annotations
 
@@ -29,39 +32,27 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
 from typing import Callable, Dict, List, Optional, Sequence
 
+from csdet.utils.jobs import (JobFailed, ToolCommands, log_tail,
+                              trained_checkpoint, training_state)
+
 from .experiments import REPO_ROOT, Evaluation, Plan, Run, options_to_args
 
-LOG_TAIL_LINES = 25
 
-
-@dataclass
-class ToolCommands:
-    """How to call the library's tools; tests inject fake scripts here."""
-    train: List[str] = field(default_factory=lambda: [
-        sys.executable, str(REPO_ROOT / 'tools' / 'train.py')])
-    test: List[str] = field(default_factory=lambda: [
-        sys.executable, str(REPO_ROOT / 'tools' / 'test.py')])
-    cwd: Path = REPO_ROOT
-
-    @classmethod
-    def from_strings(cls, train: Optional[str],
-                     test: Optional[str]) -> 'ToolCommands':
-        commands = cls()
-        if train:
-            commands.train = shlex.split(train)
-        if test:
-            commands.test = shlex.split(test)
-        return commands
+def default_commands(train: Optional[str] = None,
+                     test: Optional[str] = None) -> ToolCommands:
+    """The repository's tools/train.py and tools/test.py, run from the
+    repository root; ``train`` / ``test`` replace them (shell-style)."""
+    return ToolCommands.from_strings(REPO_ROOT / 'tools', train, test,
+                                     cwd=REPO_ROOT)
 
 
 @dataclass
@@ -98,27 +89,12 @@ def write_json(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        text = Path(path).read_text(errors='replace')
-    except OSError:
-        return ''
-    return '\n'.join(text.rstrip().splitlines()[-lines:])
-
-
 def is_complete(sweep_dir: Path, run: Run) -> bool:
     """Training and every planned evaluation are finished."""
     base = run_dir(sweep_dir, run)
     return (base / 'train_done.json').is_file() and all(
         (eval_dir(sweep_dir, run, e) / 'eval_done.json').is_file()
         for e in run.evaluations)
-
-
-class RunFailed(RuntimeError):
-
-    def __init__(self, message: str, log_path: Optional[Path] = None):
-        super().__init__(message)
-        self.log_path = log_path
 
 
 class RunExecutor:
@@ -129,22 +105,16 @@ class RunExecutor:
         self.commands = commands
 
     # commands -----------------------------------------------------------
-    def train_command(self, run: Run, resume: bool = False) -> List[str]:
-        command = [*self.commands.train, run.config, '--work-dir',
-                   str(run_dir(self.sweep_dir, run) / 'train')]
-        if resume:
-            command.append('--resume')
-        return command + ['--cfg-options',
-                          *options_to_args(run.train_options)]
+    def train_command(self, run: Run) -> List[str]:
+        return self.commands.train_command(
+            run.config, run_dir(self.sweep_dir, run) / 'train',
+            options_to_args(run.train_options))
 
     def test_command(self, run: Run, evaluation: Evaluation) -> List[str]:
-        command = [*self.commands.test, run.config,
-                   str(run_dir(self.sweep_dir, run) / 'train'),
-                   '--work-dir', str(eval_dir(self.sweep_dir, run,
-                                              evaluation))]
-        if evaluation.options:
-            command += ['--cfg-options', *options_to_args(evaluation.options)]
-        return command
+        return self.commands.test_command(
+            run.config, run_dir(self.sweep_dir, run) / 'train',
+            eval_dir(self.sweep_dir, run, evaluation),
+            options_to_args(evaluation.options))
 
     def write_commands(self, run: Run) -> None:
         """commands.json (merged with earlier experiments' evaluations of a
@@ -173,36 +143,13 @@ class RunExecutor:
         script.chmod(0o755)
 
     # execution ----------------------------------------------------------
-    def call(self, command: List[str], log_path: Path, env: Dict[str, str],
-             lock_fd: int) -> tuple:
-        with open(log_path, 'a') as log:
-            log.write(f'\n=== {time.strftime("%Y-%m-%d %H:%M:%S")} $ '
-                      f'{shlex.join(command)}\n')
-            log.flush()
-            start = time.monotonic()
-            # the child inherits the lock: an orphaned training keeps its
-            # run directory locked even if this sweep is killed
-            completed = subprocess.run(
-                command, cwd=self.commands.cwd, env=env, stdout=log,
-                stderr=subprocess.STDOUT, pass_fds=(lock_fd, ))
-            seconds = time.monotonic() - start
-            log.write(f'=== exit code {completed.returncode} after '
-                      f'{seconds:.1f} s\n')
-        return completed.returncode, seconds
-
-    @staticmethod
-    def describe_exit(what: str, returncode: int) -> str:
-        if returncode < 0:
-            return f'{what} was killed by signal {-returncode}'
-        return f'{what} exited with code {returncode}'
-
     def check_spec(self, path: Path, spec: dict, what: str) -> None:
         """Refuse to reuse a directory made with different options."""
         stored = read_json(path)
         if stored is None:
             write_json(path, spec)
         elif stored != json.loads(json.dumps(spec)):
-            raise RunFailed(
+            raise JobFailed(
                 f'{path.parent} holds a {what} made with different options '
                 f'({path.name} differs from this plan). Use another '
                 '--work-dir, or delete that directory to redo it.')
@@ -211,24 +158,22 @@ class RunExecutor:
         base = run_dir(self.sweep_dir, run)
         if (base / 'train_done.json').is_file():
             return
-        self.check_spec(
-            base / 'train_spec.json',
-            dict(config=run.config, options=options_to_args(
-                run.train_options)), 'training')
+        options = options_to_args(run.train_options)
+        self.check_spec(base / 'train_spec.json',
+                        dict(config=run.config, options=options), 'training')
         progress = read_json(base / 'train_progress.json') or {'attempts': []}
-        resume = (base / 'train' / 'last_checkpoint').is_file()
-        log_path = base / 'train.log'
-        returncode, seconds = self.call(
-            self.train_command(run, resume), log_path, env, lock_fd)
-        progress['attempts'].append(
-            dict(resumed=resume, returncode=returncode, seconds=seconds))
-        write_json(base / 'train_progress.json', progress)
-        if returncode != 0:
-            raise RunFailed(self.describe_exit('training', returncode),
-                            log_path)
-        if not (base / 'train' / 'last_checkpoint').is_file():
-            raise RunFailed('training exited 0 but wrote no last_checkpoint '
-                            f'in {base / "train"}', log_path)
+        state = training_state(base / 'train', run.config, options)
+        if not state.finished:
+            # the child inherits the lock: an orphaned training keeps its
+            # run directory locked even if this sweep is killed
+            tool_run = self.commands.run_train(
+                run.config, base / 'train', options, base / 'train.log',
+                resume=state.resume, env=env, pass_fds=(lock_fd, ))
+            progress['attempts'].append(
+                dict(resumed=state.resume, returncode=tool_run.returncode,
+                     seconds=tool_run.seconds))
+            write_json(base / 'train_progress.json', progress)
+            trained_checkpoint(tool_run, base / 'train')
         write_json(
             base / 'train_done.json',
             dict(seconds=sum(a['seconds'] for a in progress['attempts']),
@@ -240,26 +185,17 @@ class RunExecutor:
         if (folder / 'eval_done.json').is_file():
             return
         folder.mkdir(parents=True, exist_ok=True)
-        self.check_spec(
-            folder / 'eval_spec.json',
-            dict(config=run.config,
-                 options=options_to_args(evaluation.options)), 'evaluation')
-        log_path = run_dir(self.sweep_dir, run) / f'eval_{evaluation.name}.log'
-        metrics_path = folder / 'test_metrics.json'
-        metrics_path.unlink(missing_ok=True)  # never read a stale one
-        returncode, seconds = self.call(
-            self.test_command(run, evaluation), log_path, env, lock_fd)
-        if returncode != 0:
-            raise RunFailed(
-                self.describe_exit(f'evaluation {evaluation.name}',
-                                   returncode), log_path)
-        metrics = read_json(metrics_path)
-        if metrics is None:
-            raise RunFailed(f'evaluation {evaluation.name} exited 0 but '
-                            f'{metrics_path} is missing or not JSON',
-                            log_path)
+        options = options_to_args(evaluation.options)
+        self.check_spec(folder / 'eval_spec.json',
+                        dict(config=run.config, options=options),
+                        'evaluation')
+        metrics, tool_run = self.commands.run_test(
+            run.config, run_dir(self.sweep_dir, run) / 'train', folder,
+            options, run_dir(self.sweep_dir, run) /
+            f'eval_{evaluation.name}.log', f'evaluation {evaluation.name}',
+            env=env, pass_fds=(lock_fd, ))
         write_json(folder / 'eval_done.json',
-                   dict(metrics=metrics, seconds=seconds))
+                   dict(metrics=metrics, seconds=tool_run.seconds))
 
     def execute(self, run: Run, env: Dict[str, str]) -> RunStatus:
         base = run_dir(self.sweep_dir, run)
@@ -345,7 +281,7 @@ def run_sweep(plan: Plan,
     from tqdm import tqdm
 
     sweep_dir = Path(sweep_dir)
-    commands = commands or ToolCommands()
+    commands = commands or default_commands()
     executor = RunExecutor(sweep_dir, commands)
     runs = plan.runs
     if run_ids is not None:
