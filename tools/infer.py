@@ -14,7 +14,6 @@ input failed, 2 on bad arguments.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import Counter
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import cv2
+import mmengine
 import numpy as np
 from mmengine.config import DictAction
 from tqdm import tqdm
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
                 results.append(result)
             bar.update(len(paths[start:start + args.batch_size]))
     write_atomic(out_dir / 'predictions.json',
-                 json.dumps(entries).encode())
+                 mmengine.dump(entries, file_format='json').encode())
     from rich.console import Console
     Console().print(summary_table(results, failed, detector.classes))
     print(f'wrote {out_dir / "vis"} and {out_dir / "predictions.json"} '

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import (Any, Callable, Dict, Mapping, NamedTuple, Optional,
                     Sequence, Union)
 
+import mmengine
 import numpy as np
 
 PathLike = Union[str, os.PathLike]
@@ -353,14 +354,17 @@ def class_thresholds(content: Any, classes: Optional[Sequence[str]],
 
 def write_thresholds_json(payload: Mapping[str, Any],
                           path: PathLike) -> Path:
-    """Write a thresholds payload (``{"thresholds": {...}, ...}``) as JSON,
-    through a temporary file renamed into place; returns the path."""
+    """Write a thresholds payload (``{"thresholds": {...}, ...}``) as JSON
+    (NumPy arrays and scalars as lists and numbers), through a temporary
+    file renamed into place; returns the path."""
     path = Path(path)
     class_thresholds(payload, list(payload.get('thresholds', {})), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f'.{path.name}.tmp{os.getpid()}')
     try:
-        temporary.write_text(json.dumps(payload, indent=2) + '\n')
+        with open(temporary, 'w') as file:
+            mmengine.dump(payload, file, file_format='json', indent=2)
+            file.write('\n')
         os.replace(temporary, path)
     finally:
         if temporary.exists():

@@ -153,6 +153,28 @@ def test_rule_from_thresholds_file_and_dict(tmp_path):
                     np.full((4, 2), 0.5)).labels.tolist() == [2, 1, 0, 2]
 
 
+def test_thresholds_json_bytes(tmp_path):
+    # indent 2, keys in payload order, one trailing newline; temp file gone
+    payload = {'thresholds': {'b': 0.1, 'a': 0.30000001192092896},
+               'objective': 'decision_cost', 'iou_thr': 0.5,
+               'tuned_on': {'ann_file': 'val.json', 'seed': 3},
+               'extended_cost_matrix': [[0.0, 1.5], [2.0, 0.0]],
+               'macro_f1': {'start': None}}
+    path = write_thresholds_json(payload, tmp_path / 'thr.json')
+    assert path.read_text() == json.dumps(payload, indent=2) + '\n'
+    assert [p.name for p in tmp_path.iterdir()] == ['thr.json']
+
+
+def test_thresholds_json_takes_numpy_values(tmp_path):
+    plain = {'thresholds': {'a': 0.25, 'b': 0.5}, 'num_images': 7,
+             'extended_cost_matrix': [[0.0, 1.0], [2.0, 0.0]]}
+    payload = {'thresholds': {'a': np.float64(0.25), 'b': np.float64(0.5)},
+               'num_images': np.int64(7),
+               'extended_cost_matrix': np.array([[0.0, 1.0], [2.0, 0.0]])}
+    path = write_thresholds_json(payload, tmp_path / 'thr.json')
+    assert path.read_text() == json.dumps(plain, indent=2) + '\n'
+
+
 @pytest.mark.parametrize('content,match', [
     ({'thresholds': {'a': 0.5, 'b': 0.1, 'c': 0.2}},
      r"unknown classes \['c'\]"),

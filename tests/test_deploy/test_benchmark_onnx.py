@@ -30,3 +30,16 @@ def test_table_shows_medians_and_ratio(bench):
     assert '192 x 192 px, 2 threads each, 5 alternating calls' in table
     assert '200.0 (190.0-210.0)' in table and '50.0 (49.0-52.0)' in table
     assert table.rstrip().endswith('4.00x')
+
+
+@pytest.mark.parametrize('values, median, iqr', [
+    ([0.5, 0.1, 0.3, 0.9, 0.2, 0.4, 0.7], 0.4, (0.2, 0.7)),
+    ([1.0, 2.0, 3.0, 4.0], 2.5, (1.25, 3.75)),  # exclusive quartiles
+    ([0.3, 0.1], 0.2, (0.1, 0.3)),  # the range below three values
+    ([0.3], 0.3, (0.3, 0.3)),
+])
+def test_row_median_and_quartiles(bench, values, median, iqr):
+    fields = bench.timing_fields(dict(torch=values, ort=values[::-1]))
+    for name in ('torch', 'ort'):
+        assert fields[name] == pytest.approx(median)
+        assert fields[f'{name}_iqr'] == pytest.approx(iqr)

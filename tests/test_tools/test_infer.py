@@ -55,7 +55,9 @@ def test_list_file_and_coco_readable(repo_root, quick_checkpoint,
     out = tmp_path / 'out'
     result = run_infer(repo_root, quick_checkpoint, listing, out)
     assert result.returncode == 0, result.stderr[-2000:]
-    entries = json.loads((out / 'predictions.json').read_text())
+    text = (out / 'predictions.json').read_text()
+    entries = json.loads(text)
+    assert text == json.dumps(entries)  # compact, no trailing newline
     gt = COCO(str(synthetic_set['train']))
     if entries:  # pycocotools reads the results format
         for entry in entries:

@@ -16,18 +16,17 @@ onnxruntime is faster).
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import numpy as np
 import torch
 
 import csdet  # noqa: F401  (registers the csdet modules)
 from csdet.deploy.onnx_export import RawOutputs, build_detector, export_model
-from csdet.utils.benchmark import alternate
+from csdet.utils.benchmark import alternate, count_parameters, summarize
 from csdet.utils.runner_setup import UserInputError, load_config
 
 
@@ -46,11 +45,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def quartiles(values: List[float]) -> tuple:
-    if len(values) < 3:
-        return min(values), max(values)
-    q1, _, q3 = statistics.quantiles(values, n=4)
-    return q1, q3
+def timing_fields(times: Dict[str, List[float]]) -> dict:
+    """``{name: median, name_iqr: (q1, q3)}`` of each runtime's seconds."""
+    fields = {}
+    for name, values in times.items():
+        timing = summarize(values)
+        fields[name] = timing.median
+        fields[f'{name}_iqr'] = (timing.q1, timing.q3)
+    return fields
 
 
 def benchmark_config(config: str, args: argparse.Namespace,
@@ -66,17 +68,13 @@ def benchmark_config(config: str, args: argparse.Namespace,
     options.log_severity_level = 3  # errors only
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
-    # onnxruntime's workers spin after each call by default, which would
-    # keep the cores busy during the PyTorch call that follows
-    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     # Idle onnxruntime workers would otherwise spin on the cores right
     # after each call and slow the PyTorch call that follows it.
     options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-    options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(str(path), options,
                                    providers=['CPUExecutionProvider'])
     network = RawOutputs(model).eval()
-    params = sum(p.numel() for p in model.parameters())
+    params = count_parameters(model)
     rows = []
     for batch_size in args.batch_sizes:
         inputs = torch.rand(batch_size, 3, args.img_size, args.img_size,
@@ -91,10 +89,7 @@ def benchmark_config(config: str, args: argparse.Namespace,
             dict(torch=run_torch, ort=lambda: session.run(None, feed)),
             args.repeats, args.warmup)
         row = dict(config=Path(config).name, params=params,
-                   batch=batch_size)
-        for name, values in times.items():
-            row[name] = statistics.median(values)
-            row[f'{name}_iqr'] = quartiles(values)
+                   batch=batch_size, **timing_fields(times))
         row['ratio'] = row['torch'] / row['ort']
         rows.append(row)
     return rows

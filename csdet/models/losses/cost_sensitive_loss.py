@@ -9,6 +9,8 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+# _expand_onehot_labels is private to mmdet (its binary_cross_entropy uses
+# it too); tests/test_models/test_losses pin its output.
 from mmdet.models.losses.cross_entropy_loss import (_expand_onehot_labels,
                                                     binary_cross_entropy,
                                                     cross_entropy)

@@ -484,3 +484,37 @@ def test_cost_term_is_linear_in_eta_and_cost_weight():
     scaled = make_loss(True, eta=1e-4, cost_weight=3.0).loss_parts(
         logits, labels, weight)['loss_cls_cost']
     torch.testing.assert_close(scaled, base * 3e-4)
+
+
+# mmdet's private _expand_onehot_labels builds the [S, C] targets and
+# weights of the class-weight / label-smoothing path (the same expansion its
+# binary_cross_entropy applies itself); these cases pin its behaviour so an
+# mmdet upgrade that changes it fails here.
+@pytest.mark.parametrize('weight, ignore_index, labels, targets, weights', [
+    (None, -100, [0, 2, 3, -100, 1],
+     [[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 1, 0]],
+     [1, 1, 1, 0, 1]),
+    ([0.5, 1.0, 2.0, 3.0, 0.25], -100, [0, 2, 3, -100, 1],
+     [[1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 1, 0]],
+     [0.5, 1.0, 2.0, 0.0, 0.25]),
+    ([2.0, 3.0, 4.0], 2, [0, 2, 1],
+     [[1, 0, 0], [0, 0, 0], [0, 1, 0]], [2.0, 0.0, 4.0]),
+    (None, 255, [-1, 255, 0], [[0, 0, 0], [0, 0, 0], [1, 0, 0]],
+     [0, 0, 1]),
+])
+def test_mmdet_expand_onehot_labels_is_pinned(weight, ignore_index, labels,
+                                               targets, weights):
+    from mmdet.models.losses.cross_entropy_loss import _expand_onehot_labels
+    labels = torch.tensor(labels)
+    given = None if weight is None else torch.tensor(weight)
+    bin_labels, bin_weights, valid = _expand_onehot_labels(
+        labels, given, 3, ignore_index)
+    assert bin_labels.dtype == torch.int64
+    assert torch.equal(bin_labels, torch.tensor(targets))
+    row = torch.tensor(weights, dtype=torch.float32)[:, None]
+    assert bin_weights.dtype == torch.float32
+    assert torch.equal(bin_weights, row.expand(-1, 3))
+    valid_rows = torch.tensor([float(w != 0) for w in weights])[:, None]
+    assert torch.equal(valid, valid_rows.expand(-1, 3))
+    if weight is not None:  # the caller's weight is not changed in place
+        assert torch.equal(given, torch.tensor(weight))

@@ -1,4 +1,5 @@
-"""The Ultralytics YOLOv5 reference for the converter tests.
+"""The Ultralytics YOLOv5 reference for the tests that compare with it
+(weight converter, YOLOv5 head CIoU).
 
 ``bash tools/setup_env.sh`` installs the PyPI package ``yolov5`` (see
 requirements/reference.txt) without its dependencies into .venv/reference;
@@ -16,7 +17,7 @@ import pytest
 
 REFERENCE_DIR = Path(os.environ.get(
     'CSDET_YOLOV5_REFERENCE',
-    Path(__file__).resolve().parents[3] / '.venv' / 'reference'))
+    Path(__file__).resolve().parents[2] / '.venv' / 'reference'))
 
 
 @pytest.fixture(scope='session')
