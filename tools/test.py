@@ -184,6 +184,9 @@ def main() -> int:
             enable_skip_bad(cfg, splits=('test', ))
         check_config_datasets(cfg, splits=('test', ), skip_bad=args.skip_bad)
         add_outputs(cfg, args)
+        # test a Conv+BN-fused copy of models whose test_cfg asks for it
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='FuseConvBNHook')]
     except UserInputError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2

@@ -225,6 +225,8 @@ class TorchBackend:
         from mmengine.dataset import Compose
         from mmdet.utils import get_test_pipeline_cfg
         self.model = init_detector(cfg, checkpoint, device=device)
+        if getattr(self.model, 'fuse_conv_bn', False):  # YOLOv5 test_cfg
+            self.model.fuse_for_inference()
         pipeline = get_test_pipeline_cfg(cfg.copy())
         pipeline[0] = dict(type='LoadImageFromNDArray')
         self.pipeline = Compose(pipeline)

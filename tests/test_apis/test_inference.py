@@ -51,6 +51,24 @@ def test_a_batch_equals_one_by_one(detector, synthetic_set):
         np.testing.assert_allclose(one.scores, other.scores, atol=1e-5)
 
 
+def test_yolov5_runs_fused_unless_the_config_says_no(detector,
+                                                     quick_checkpoint,
+                                                     synthetic_set):
+    unfused = DefectDetector(
+        quick_checkpoint['config'], quick_checkpoint['checkpoint'],
+        device='cpu', cfg_options={**quick_checkpoint['options'],
+                                   'model.test_cfg.fuse_conv_bn': False})
+    assert detector.backend.model.is_fused
+    assert not unfused.backend.model.is_fused
+    path = str(image_paths(synthetic_set)[0])
+    fused_result, unfused_result = detector(path), unfused(path)
+    assert len(fused_result.scores) == len(unfused_result.scores) > 0
+    np.testing.assert_allclose(fused_result.scores, unfused_result.scores,
+                               atol=1e-5)
+    np.testing.assert_allclose(fused_result.bboxes, unfused_result.bboxes,
+                               atol=1e-3)
+
+
 def test_argmax_decision_follows_the_threshold(quick_checkpoint,
                                                synthetic_set):
     detector = DefectDetector(quick_checkpoint['config'],

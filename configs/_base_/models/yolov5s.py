@@ -82,4 +82,7 @@ model = dict(
         nms_pre=30000,
         nms=dict(type='nms', iou_threshold=0.6),
         max_per_img=300,
-        multi_label=True))
+        multi_label=True,
+        # tools/test.py and DefectDetector fold BatchNorm into the convs
+        # (as the reference's val.py / detect.py); False keeps them apart.
+        fuse_conv_bn=True))

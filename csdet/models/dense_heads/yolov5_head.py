@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision
 from mmcv.ops import batched_nms
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.registry import MODELS, TASK_UTILS
@@ -73,6 +74,50 @@ def bbox_ciou_yolov5(pred_xywh: Tensor,
     with torch.no_grad():
         alpha = v / (v - iou + (1 + eps))
     return iou - (centre_dist2 / enclose_diag2 + v * alpha)
+
+
+def nms_top_k(bboxes: Tensor, labels: Tensor, iou_threshold: float,
+              max_num: int) -> Tensor:
+    """Greedy NMS within each class, boxes ranked best first; the first
+    ``max_num`` kept indices.
+
+    Equal to NMS over all boxes followed by ``[:max_num]``: a box's fate
+    depends only on the boxes ranked above it, so NMS runs on the first k
+    boxes, k growing four-fold until ``max_num`` boxes survive or all are in.
+
+    Args:
+        bboxes (Tensor): (n, 4) xyxy, in rank order (e.g. by descending
+            score; equal scores keep this order).
+        labels (Tensor): (n,) int64 classes; boxes of different classes never
+            suppress each other.
+        iou_threshold (float): suppress at IoU > this.
+        max_num (int): kept boxes wanted; <= 0 for all.
+
+    Returns:
+        Tensor: (k,) int64 indices into the inputs, ascending (rank order).
+    """
+    num = labels.numel()
+    if max_num <= 0 or max_num > num:
+        max_num = num
+    if num == 0:
+        return labels.new_zeros(0, dtype=torch.long)
+    # torchvision's nms sorts by score: strictly decreasing ranks keep ours
+    bboxes = bboxes.float()
+    ranks = torch.arange(num, 0, -1, dtype=torch.float32,
+                         device=bboxes.device)
+    count = min(num, max(2 * max_num, 256))
+    while True:
+        keep = torch.zeros(count, dtype=torch.bool, device=bboxes.device)
+        prefix = labels[:count]
+        for label in prefix.unique().tolist():
+            members = (prefix == label).nonzero(as_tuple=True)[0]
+            kept = torchvision.ops.nms(bboxes[members], ranks[members],
+                                       iou_threshold)
+            keep[members[kept]] = True
+        keep = keep.nonzero(as_tuple=True)[0]
+        if keep.numel() >= max_num or count == num:
+            return keep[:max_num]
+        count = min(num, 4 * count)
 
 
 @MODELS.register_module()
@@ -501,28 +546,53 @@ class YOLOv5Head(BaseDenseHead):
             det_scores, labels = scores.max(1)
             det_inds = (det_scores > score_thr).nonzero(as_tuple=True)[0]
             det_scores, labels = det_scores[det_inds], labels[det_inds]
-        order = det_scores.argsort(descending=True)
+        order = det_scores.argsort(descending=True, stable=True)
         nms_pre = cfg.get('nms_pre', 30000)
         if nms_pre > 0:
             order = order[:nms_pre]
         det_inds, labels, det_scores = (det_inds[order], labels[order],
                                         det_scores[order])
+        det_bboxes = bboxes[det_inds]
+        if with_nms and det_inds.numel() > 0:
+            keep, kept_scores = self._nms(det_bboxes, det_scores, labels,
+                                          cfg)
+            det_inds, labels, det_bboxes = (det_inds[keep], labels[keep],
+                                            det_bboxes[keep])
+            det_scores = det_scores[keep] if kept_scores is None \
+                else kept_scores
         results = InstanceData(
-            bboxes=bboxes[det_inds],
+            bboxes=det_bboxes,
             scores=det_scores,
             labels=labels,
             cls_probs=cls_probs[det_inds])
-
-        if with_nms and len(results) > 0:
-            nms_cfg = cfg.get('nms', dict(type='nms', iou_threshold=0.6))
-            det_bboxes, keep = batched_nms(results.bboxes, results.scores,
-                                           results.labels, nms_cfg)
-            results = results[keep]
-            results.scores = det_bboxes[:, -1]
-            results = results[:cfg.get('max_per_img', 300)]
         if rescale:
             results.bboxes = self._rescale_boxes(results.bboxes, img_meta)
         return results
+
+    @staticmethod
+    def _nms(bboxes: Tensor, scores: Tensor, labels: Tensor,
+             cfg: ConfigDict) -> Tuple[Tensor, Optional[Tensor]]:
+        """Kept indices (best first, at most ``max_per_img``) and, for NMS
+        types that rescore (soft-NMS), the new scores (else None).
+
+        ``nms=dict(type='nms', iou_threshold=t[, class_agnostic])`` runs
+        :func:`nms_top_k`; any other ``nms`` config goes to mmcv's
+        ``batched_nms``.
+        """
+        nms_cfg = dict(cfg.get('nms', dict(type='nms', iou_threshold=0.6)))
+        max_num = cfg.get('max_per_img', 300)
+        if (nms_cfg.get('type', 'nms') == 'nms'
+                and set(nms_cfg) <= {'type', 'iou_threshold',
+                                     'class_agnostic'}):
+            if nms_cfg.get('class_agnostic', False):
+                labels = torch.zeros_like(labels)
+            keep = nms_top_k(bboxes, labels,
+                             nms_cfg.get('iou_threshold', 0.6), max_num)
+            return keep, None
+        dets, keep = batched_nms(bboxes, scores, labels, nms_cfg)
+        if max_num > 0:
+            dets, keep = dets[:max_num], keep[:max_num]
+        return keep, dets[:, -1]
 
     @staticmethod
     def _rescale_boxes(bboxes: Tensor, img_meta: dict) -> Tensor:

@@ -2,6 +2,8 @@
 import copy
 from typing import Optional
 
+import torch
+from mmcv.cnn import fuse_conv_bn
 from mmdet.models.detectors.single_stage import SingleStageDetector
 from mmdet.registry import MODELS
 
@@ -41,6 +43,10 @@ class YOLOv5(SingleStageDetector):
         Setting them here makes a model size a one-line config override
         (``model = dict(deepen_factor=0.67, widen_factor=0.75)``); a
         component that sets a different value itself is an error.
+        test_cfg['fuse_conv_bn'] (bool, default True): inference entry
+            points (tools/test.py via ``FuseConvBNHook``, ``DefectDetector``)
+            run :meth:`fuse_for_inference` on the loaded model; kept out of
+            the head's ``test_cfg``.
 
     Shapes: inputs (N, 3, H, W), H and W multiples of 32, RGB in [0, 1] after
     the data preprocessor; ``predict`` returns DetDataSamples whose
@@ -58,6 +64,8 @@ class YOLOv5(SingleStageDetector):
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        test_cfg = dict(test_cfg or {})
+        fuse = bool(test_cfg.pop('fuse_conv_bn', True))
         backbone, neck, bbox_head = (copy.deepcopy(backbone),
                                      copy.deepcopy(neck),
                                      copy.deepcopy(bbox_head))
@@ -75,8 +83,32 @@ class YOLOv5(SingleStageDetector):
             neck=neck,
             bbox_head=bbox_head,
             train_cfg=train_cfg,
-            test_cfg=test_cfg,
+            test_cfg=test_cfg or None,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.deepen_factor = deepen_factor
         self.widen_factor = widen_factor
+        self.fuse_conv_bn = fuse
+        self.is_fused = False
+
+    def fuse_for_inference(self) -> 'YOLOv5':
+        """Fold every BatchNorm into the conv before it (mmcv's
+        ``fuse_conv_bn``, the reference's ``fuse()``), in place, and switch
+        to eval mode. Outputs equal the unfused eval outputs up to float
+        rounding. The model is inference-only afterwards: ``train()`` raises
+        and its state dict no longer loads into an unfused model, so fuse a
+        copy of a model that is still being trained.
+        """
+        if not self.is_fused:
+            with torch.no_grad():
+                fuse_conv_bn(self)
+            self.is_fused = True
+        return self.eval()
+
+    def train(self, mode: bool = True) -> 'YOLOv5':
+        if mode and getattr(self, 'is_fused', False):
+            raise RuntimeError(
+                'YOLOv5: this model has its BatchNorm folded into the convs '
+                '(fuse_for_inference) and can only run inference; train a '
+                'model built from the config (or fuse a copy)')
+        return super().train(mode)
