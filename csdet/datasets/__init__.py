@@ -1,6 +1,7 @@
 from . import transforms  # noqa: F401
 from .defect import CategoryMismatchError, DefectDataset
+from .mix_dataset import CachedMultiImageMixDataset
 from .neu_det import NEU_DET_CLASSES, NEUDETDataset
 
-__all__ = ['CategoryMismatchError', 'DefectDataset', 'NEU_DET_CLASSES',
-           'NEUDETDataset']
+__all__ = ['CachedMultiImageMixDataset', 'CategoryMismatchError',
+           'DefectDataset', 'NEU_DET_CLASSES', 'NEUDETDataset']

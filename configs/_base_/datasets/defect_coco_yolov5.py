@@ -1,9 +1,10 @@
 # defect_coco.py with the YOLOv5 (Ultralytics v7.0) data pipeline.
 # Training: Mosaic of 4 images on a 2s x 2s canvas (grey 114) -> random
 # perspective (scale 0.5-1.5, translate 0.1) cropped to s x s -> HSV gains
-# -> horizontal flip; mmdet's MultiImageMixDataset feeds the mosaic its
-# extra images. Evaluation: long side resized to s, letterboxed to the
-# reference val.py's rectangular batch shape. s = img_size, set once.
+# -> horizontal flip; CachedMultiImageMixDataset (mmdet's MultiImageMixDataset
+# without its copies) feeds the mosaic its extra images. Evaluation: long side
+# resized to s, letterboxed to the reference val.py's rectangular batch
+# shape. s = img_size, set once.
 _base_ = './defect_coco.py'
 
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
@@ -33,7 +34,11 @@ test_pipeline = [
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='MultiImageMixDataset',
+        # mmdet's MultiImageMixDataset minus its per-transform deep copies
+        type='CachedMultiImageMixDataset',
+        # True: decode every training image once into RAM (the log gives the
+        # size), like the reference's --cache ram
+        cache_images=False,
         dataset=dict(type='DefectDataset', data_root=None,
                      data_prefix=dict(img='images/'),
                      pipeline=pre_transform, backend_args=None),
