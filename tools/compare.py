@@ -62,7 +62,7 @@ METRIC_KEYS = {  # column -> key in test_metrics.json (see csdet metrics)
     'mAP50': 'coco/bbox_mAP_50',
     'mAP': 'coco/bbox_mAP',
     'F1': 'f1/f1',  # macro F1 at the evaluator's score_thr (0.25)
-    'cost x1e3': 'cost/cost_x1e3',  # paper Eq. 16, the README's unit
+    'cost x1e3': 'cost_det/cost_x1e3',  # paper Eq. 16, the README's unit
     'decision cost/img': 'decision/cost_per_image',
 }
 COLUMNS = ['config', 'detector', 'CS', 'params (M)', 'input px', 'epochs',

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument('--positive-classes', nargs='+',
                       help="fixed positive classes (default: the CS "
                       "config's cost.positive_classes, the paper's)")
+    plan.add_argument('--eval-normalize', default='sum',
+                      choices=('sum', 'max', 'none'),
+                      help="cost-matrix normalisation of the evaluations "
+                      "(default 'sum', the paper's units as csdet reads "
+                      "them); training keeps the config's")
     plan.add_argument('--cfg-options', nargs='+', default=[],
                       metavar='KEY=VALUE', help='passed to every train and '
                       'test call and used when the configs are read, e.g. '
@@ -133,6 +138,7 @@ def plan_options(args: argparse.Namespace) -> PlanOptions:
         batch_sizes=args.batch_sizes,
         detectors=args.detectors,
         positive_classes=args.positive_classes,
+        eval_normalize=args.eval_normalize,
         extra_options=parse_option_strings(args.cfg_options))
 
 

@@ -244,7 +244,7 @@ def test_one_training_iteration_and_evaluation(repo_root, synthetic_neu,
     # without pred_instances.cls_probs of the right width).
     metrics = {key: value.current() for key, value in logged.items()
                if key.startswith('val/')}
-    for key in ('val/coco/bbox_mAP_50', 'val/cost/cost', 'val/f1/f1'):
+    for key in ('val/coco/bbox_mAP_50', 'val/cost_det/cost', 'val/f1/f1'):
         assert any(k.startswith(key) for k in metrics), (key, sorted(metrics))
 
 

@@ -135,9 +135,9 @@ def test_quick_config_trains_and_evaluates(name, neu_det_root, tmp_path):
     # The hook applied the real batch (4): accumulate round(64 / 4) = 16.
     assert runner.optim_wrapper.nominal_accumulate == 16
     metrics = runner.val_loop.run()
-    for key in ('coco/bbox_mAP_50', 'cost/cost', 'f1/f1',
+    for key in ('coco/bbox_mAP_50', 'cost_det/cost', 'f1/f1',
                 'decision/total_cost'):
         assert key in metrics
     # F counts detections matched to the 8 images' ground truth: an
     # untrained model still outputs boxes at score >= 0.
-    assert metrics['cost/num_gts'] > 0
+    assert metrics['cost_det/num_gts'] > 0

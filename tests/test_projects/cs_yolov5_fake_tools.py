@@ -102,10 +102,12 @@ def test(config, checkpoint, options, flags):
         'coco/bbox_mAP_50': 0.74 if cs else 0.75,
         'f1/f1': 0.65,
         'f1/best_f1': 0.7,
-        'cost/cost': cost_x1e3 / 1000,
-        'cost/cost_x1e3': cost_x1e3,
-        'cost/F': 280,
-        'cost/label_cost': cost_x1e3 * 2e-3 * (0.5 if bayes else 1.0),
+        'cost_pos/cost_x1e3': 2 * cost_x1e3,
+        'cost_pos/F': 9000,
+        'cost_det/cost': cost_x1e3 / 1000,
+        'cost_det/cost_x1e3': cost_x1e3,
+        'cost_det/F': 280,
+        'cost_det/label_cost': cost_x1e3 * 2e-3 * (0.5 if bayes else 1.0),
         'decision/total_cost': 10 * cost_x1e3 * (0.8 if bayes else 1.0),
     }
     work_dir = Path(flags['work_dir'])

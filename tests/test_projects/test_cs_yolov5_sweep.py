@@ -117,6 +117,15 @@ def make_plan(experiment, config_dir, **options):
             base_config=str(config_dir / 'yolov5_neu.py'), **options))
 
 
+def test_eval_normalize_reaches_evaluations_only(config_dir):
+    plan = make_plan('weight-ratio', config_dir, ratios=(0.5, ),
+                     eval_normalize='max')
+    for run in plan.runs:
+        assert 'cost.normalize' not in run.train_options
+        assert {e.options['cost.normalize'] for e in run.evaluations} == {
+            'max'}
+
+
 def fake_cost_x1e3(cost_sensitive, group):
     """The fake test tool's formula (see cs_yolov5_fake_tools.py)."""
     return (0.5 if cost_sensitive else 4.0) * (1 + 0.1 * 'abcd'.index(group))
@@ -152,6 +161,8 @@ def test_plan_risk_groups(config_dir):
     assert group_c_bayes == {
         'cost.positive_classes': list(PAPER_POSITIVES), 'cost.group': 'c',
         'cost.coefficients': None,
+        # evaluated in the paper's units (--eval-normalize, default 'sum')
+        'cost.normalize': 'sum',
         # bayes_relabel on csdet's metrics, not on CocoMetric (index 0)
         **{f'test_evaluator.{i}.bayes_relabel': True for i in (1, 2, 3)}}
     # CS runs: the group's spec, by cost.* keys only
@@ -637,7 +648,8 @@ def test_slurm_submit_without_sbatch(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------
 # report from fixture results
 def fixture_rows(plan):
-    """Rows with hand-picked numbers (the paper's group a/b costs)."""
+    """Rows with hand-picked numbers (the paper's group a/b costs as
+    cost_pos, twice them as cost_det)."""
     values = {
         ('YOLOv5', 'a'): (0.76, 0.74, 3.68, 0.0400, 120.0),
         ('YOLOv5', 'b'): (0.74, 0.72, 3.78, 0.0500, 130.0),
@@ -662,7 +674,9 @@ def fixture_rows(plan):
                 positive_classes=';'.join(PAPER_POSITIVES), num_positives=4,
                 pick_seed=None, weight_ratio=None, cost_weight=None,
                 batch_size=230, epochs=90, mAP_50=m50, mAP=0.4, F1=f1,
-                **{'F1_at_0.25': f1}, cost=cost / 1000, cost_x1e3=cost,
+                **{'F1_at_0.25': f1}, cost_pos_x1e3=cost,
+                num_loss_positives=9000, cost=2 * cost / 1000,
+                cost_x1e3=2 * cost,
                 label_cost=label, num_matched=280, decision_cost=decision,
                 status='done', train_time_s=100.0, run_id=run.run_id,
                 run_name=run.name, evaluation=evaluation.name, config='',
@@ -676,18 +690,20 @@ def test_tables_from_fixture_results(config_dir):
     tables = report.tables_markdown(plan, fixture_rows(plan))
     assert '6/6 evaluations done' in tables
     for line in (
-            '| YOLOv5 | group a | 0.760 | 0.400 | 0.740 | 3.680 | 0.0400 '
-            '| 120.00 | 100 | 1 |',
+            '| YOLOv5 | group a | 0.760 | 0.400 | 0.740 | 3.680 | 7.360 '
+            '| 0.0400 | 120.00 | 100 | 1 |',
             '| YOLOv5 + Bayes relabel | group b | – | 0.400 | 0.710 | 3.780 '
-            '| 0.0250 | 100.00 | 100 | 1 |',
-            '| CS-YOLOv5 | group b | 0.760 | 0.400 | 0.740 | 0.337 | 0.0040 '
-            '| 50.00 | 100 | 1 |',
+            '| 7.560 | 0.0250 | 100.00 | 100 | 1 |',
+            '| CS-YOLOv5 | group b | 0.760 | 0.400 | 0.740 | 0.337 | 0.674 '
+            '| 0.0040 | 50.00 | 100 | 1 |',
             # (3.68 - 0.47) / 3.68 = 87.2 %, (90 - 60) / 90 = 33.3 %
-            '| group a | 3.680 | 0.470 | 87.2% | 0.0400 | 0.0200 | 0.0050 '
-            '| 120.00 | 90.00 | 60.00 | 33.3% |',
+            '| group a | 3.680 | 0.470 | 87.2% | 7.360 | 0.940 | 87.2% '
+            '| 0.0400 | 0.0200 | 0.0050 | 120.00 | 90.00 | 60.00 | 33.3% |',
             # (3.78 - 0.337) / 3.78 = 91.1 %, (100 - 50) / 100 = 50.0 %
-            '| group b | 3.780 | 0.337 | 91.1% | 0.0500 | 0.0250 | 0.0040 '
-            '| 130.00 | 100.00 | 50.00 | 50.0% |'):
+            '| group b | 3.780 | 0.337 | 91.1% | 7.560 | 0.674 | 91.1% '
+            '| 0.0500 | 0.0250 | 0.0040 | 130.00 | 100.00 | 50.00 | 50.0% |',
+            # per seed (one seed here): the same reduction
+            '| group a | 0 | 87.2%  (87.2%) | 87.2%  (87.2%) |'):
         assert line in tables, line
     # the paper's own numbers are listed for comparison
     assert '| CS-YOLOv5 | d | 0.74 | 0.72 | 0.341 |' in tables
@@ -703,7 +719,7 @@ def test_seed_means_and_failed_cells(config_dir):
     rows = fixture_rows(plan)
     for row in rows:
         if row['model'] == 'CS-YOLOv5' and row['seed'] == 1:
-            row['cost_x1e3'] = 0.670 if row['setting'] == 'a' else None
+            row['cost_pos_x1e3'] = 0.670 if row['setting'] == 'a' else None
             if row['setting'] == 'b':
                 row['status'] = 'failed'
     tables = report.tables_markdown(plan, rows)
@@ -729,7 +745,7 @@ def test_positive_count_and_weight_ratio_tables(config_dir):
                     ' + Bayes relabel' if evaluation.bayes_relabel else ''),
                 variant='bayes' if evaluation.bayes_relabel else 'model',
                 detector='yolov5', cost_sensitive=run.cost_sensitive,
-                seed=0, num_positives=k, status='done', cost_x1e3=cost,
+                seed=0, num_positives=k, status='done', cost_pos_x1e3=cost,
                 mAP_50=0.7, mAP=0.4, F1=0.6, label_cost=0.01,
                 decision_cost=1.0, train_time_s=1.0, run_name=run.name))
     table = report.positive_count_table(plan, rows)
@@ -806,6 +822,8 @@ def test_write_report_files(config_dir, fake_commands, calls, tmp_path):
     assert cs['r0.5']['cost_weight'] == 0.25
     assert cs['r0.5']['weight_ratio'] == 0.5
     tables = (folder / 'tables.md').read_text()
-    # CS rows compare against the plain reference: (4.0 - 0.5) / 4.0
-    assert '| r = 0.5 | 4.000 | 0.500 | 87.5% |' in tables
+    # CS rows compare against the plain reference: (4.0 - 0.5) / 4.0, in
+    # cost_pos (the fake tools report twice cost_det) and cost_det
+    assert '| r = 0.5 | 8.000 | 1.000 | 87.5% | 4.000 | 0.500 | 87.5% |' \
+        in tables
     assert '| YOLOv5 | no cost term | 0.750 |' in tables

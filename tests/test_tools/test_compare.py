@@ -61,8 +61,8 @@ if mode == 'train':
 else:
     assert Path(rest[0]).is_file(), rest[0]
     metrics = {'coco/bbox_mAP_50': 0.6 if cs else 0.5, 'coco/bbox_mAP': 0.2,
-               'f1/f1': 0.45, 'f1/best_f1': 0.5, 'cost/cost': 0.004,
-               'cost/cost_x1e3': 4.0 if cs else 18.0,
+               'f1/f1': 0.45, 'f1/best_f1': 0.5, 'cost_det/cost': 0.004,
+               'cost_det/cost_x1e3': 4.0 if cs else 18.0,
                'decision/cost_per_image': 1.25 if cs else 1.75}
     (work_dir / 'test_metrics.json').write_text(json.dumps(metrics))
 '''.replace('ITER_TIME', repr(ITER_TIME))

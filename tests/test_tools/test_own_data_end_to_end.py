@@ -40,7 +40,7 @@ def test_yolo_folder_to_trained_cs_yolov5(repo_root, tmp_path):
     tool(repo_root, 'tools/test.py', config, work_dir, '--work-dir',
          work_dir, '--cfg-options', *options)
     metrics = json.loads((work_dir / 'test_metrics.json').read_text())
-    for key in ('coco/bbox_mAP_50', 'cost/cost', 'f1/f1',
+    for key in ('coco/bbox_mAP_50', 'cost_det/cost', 'f1/f1',
                 'decision/total_cost'):
         assert key in metrics, sorted(metrics)
     browse = tmp_path / 'browse'

@@ -89,7 +89,7 @@ def test_train_resume_and_test(tiny_config, tmp_path):
                        str(tmp_path / 'preds.pkl')])
     metrics = json.loads((test_dir / 'test_metrics.json').read_text())
     assert 0.0 <= metrics['coco/bbox_mAP_50'] <= 1.0
-    assert 'cost/cost' in metrics
+    assert 'cost_det/cost' in metrics
     assert 'coco/bbox_mAP_50' in result.stdout
     assert (tmp_path / 'preds.pkl').stat().st_size > 0
 

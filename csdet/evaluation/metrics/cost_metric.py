@@ -22,7 +22,7 @@ class CostMetric(CostSensitiveDetMetric):
     :mod:`csdet.evaluation.metrics.matching`). Why these choices, and how
     to read the number: docs/method.md, section 4, "CostMetric".
 
-    Reported (prefix ``cost``): ``cost``, ``cost_x1e3``, ``F``, ``num_gts``,
+    Reported (prefix ``cost_det``): ``cost``, ``cost_x1e3``, ``F``, ``num_gts``,
     ``num_missed``, ``label_cost`` (Eq. 16 with the decided label one-hot),
     ``cost_<class>`` when ``classwise``, ``num_relabelled`` with
     ``bayes_relabel``; costs are NaN when F = 0. Also writes
@@ -36,7 +36,7 @@ class CostMetric(CostSensitiveDetMetric):
             ``gt_source``, ``gt_coords``, ``output_dir``, ``prefix``,
             ``collect_device``; see :class:`CostSensitiveDetMetric`.
     """
-    default_prefix: Optional[str] = 'cost'
+    default_prefix: Optional[str] = 'cost_det'
     requires_cls_probs = True
 
     def __init__(self,

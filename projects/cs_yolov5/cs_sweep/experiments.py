@@ -170,6 +170,9 @@ class PlanOptions:
     batch_sizes: Sequence[int] = PAPER_BATCH_SIZES
     detectors: Sequence[str] = tuple(DETECTORS)
     positive_classes: Optional[Sequence[str]] = None  # default: CS config's
+    # cost.normalize of the evaluations only ('sum': the paper's units, an
+    # assumption, docs/method.md; training keeps the config's)
+    eval_normalize: str = 'sum'
     # --cfg-options for every call; the configs are inspected with them too
     extra_options: Dict[str, Any] = field(default_factory=dict)
 
@@ -485,6 +488,7 @@ class Planner:
         cost spec (``cost.*``), optionally with Bayes relabelling."""
         info = self.info(config)
         options = setting.cost.options(info.cost)
+        options['cost.normalize'] = self.options.eval_normalize
         if bayes_relabel:
             options.update({f'{prefix}.bayes_relabel': True
                             for prefix in info.relabel_prefixes})

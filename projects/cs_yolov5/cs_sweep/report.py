@@ -27,10 +27,14 @@ METRIC_KEYS: Dict[str, str] = {
     'mAP': 'coco/bbox_mAP',  # COCO mAP@[.5:.95]
     'F1': 'f1/best_f1',  # macro F1 at the best threshold (YOLOv5's way)
     'F1_at_0.25': 'f1/f1',  # macro F1 at the fixed score threshold
-    'cost': 'cost/cost',  # paper Eq. 16 (full class-probability vectors)
-    'cost_x1e3': 'cost/cost_x1e3',
-    'label_cost': 'cost/label_cost',  # Eq. 16 with one-hot decisions
-    'num_matched': 'cost/F',
+    # paper Eq. 16 over the class loss's positives (the paper's F)
+    'cost_pos_x1e3': 'cost_pos/cost_x1e3',
+    'num_loss_positives': 'cost_pos/F',
+    # Eq. 16 over the detections matched to ground truth
+    'cost': 'cost_det/cost',
+    'cost_x1e3': 'cost_det/cost_x1e3',
+    'label_cost': 'cost_det/label_cost',  # Eq. 16 with one-hot decisions
+    'num_matched': 'cost_det/F',
     'decision_cost': 'decision/total_cost',  # incl. misses, false alarms
 }
 # Rows of the post-hoc baseline (bayes_relabel=True on csdet's metrics):
@@ -214,15 +218,16 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]
     return '\n'.join(lines)
 
 
-METRIC_HEADER = ('mAP@0.5', 'mAP@[.5:.95]', 'F1', 'cost (×1e-3)',
-                 'label cost', 'decision cost', 'train time (s)', 'n')
+METRIC_HEADER = ('mAP@0.5', 'mAP@[.5:.95]', 'F1', 'cost_pos (×1e-3)',
+                 'cost_det (×1e-3)', 'label cost', 'decision cost', 'train time (s)', 'n')
 
 
 def metric_cells(rows: Sequence[dict]) -> List[str]:
     seeds = len({row['seed'] for row in rows if row['status'] == 'done'})
     return [
         cell(rows, 'mAP_50'), cell(rows, 'mAP'), cell(rows, 'F1'),
-        cell(rows, 'cost_x1e3'), cell(rows, 'label_cost', 4),
+        cell(rows, 'cost_pos_x1e3'), cell(rows, 'cost_x1e3'),
+        cell(rows, 'label_cost', 4),
         cell(rows, 'decision_cost', 2), cell(rows, 'train_time_s', 0),
         str(seeds)
     ]
@@ -259,47 +264,78 @@ def main_table(plan: Plan, rows: Sequence[dict]) -> str:
     return markdown_table(('model', 'setting') + METRIC_HEADER, body)
 
 
+def _plain_rows(plan: Plan, rows: Sequence[dict], key: str, detector: str,
+                variant: str) -> List[dict]:
+    """The plain model's rows that a CS setting is compared with."""
+    plain_key = 'plain' if plan.experiment == 'weight-ratio' else key
+    return rows_for(rows, setting=plain_key, detector=detector,
+                    cost_sensitive=False, variant=variant)
+
+
 def reduction_table(plan: Plan, rows: Sequence[dict]) -> str:
-    """Per setting: CS vs plain cost, and the hard-decision costs of plain,
-    plain + Bayes relabelling and CS (the post-hoc baseline)."""
+    """Per setting: CS vs plain cost (both Eq. 16 readings), and the
+    hard-decision costs of plain, plain + Bayes relabelling and CS."""
     body = []
+    columns = ('cost_pos_x1e3', 'cost_x1e3', 'label_cost', 'decision_cost')
     for key, label in setting_order(plan):
         cs_rows = [r for r in rows_for(rows, setting=key)
                    if r['cost_sensitive']]
         if not cs_rows:
             continue
         detector = cs_rows[0]['detector']
-        plain_key = ('plain' if plan.experiment == 'weight-ratio' else key)
-        plain = rows_for(rows, setting=plain_key, detector=detector,
-                         cost_sensitive=False, variant='model')
-        bayes = rows_for(rows, setting=plain_key, detector=detector,
-                         cost_sensitive=False, variant='bayes')
-        values = {name: {col: aggregate(group, col)[0]
-                         for col in ('cost_x1e3', 'label_cost',
-                                     'decision_cost')}
+        plain = _plain_rows(plan, rows, key, detector, 'model')
+        bayes = _plain_rows(plan, rows, key, detector, 'bayes')
+        values = {name: {col: aggregate(group, col)[0] for col in columns}
                   for name, group in (('plain', plain), ('bayes', bayes),
                                       ('cs', cs_rows))}
+        plain_v, bayes_v, cs_v = values['plain'], values['bayes'], values['cs']
         body.append([
             label,
-            fmt(values['plain']['cost_x1e3']),
-            fmt(values['cs']['cost_x1e3']),
-            reduction(values['plain']['cost_x1e3'],
-                      values['cs']['cost_x1e3']),
-            fmt(values['plain']['label_cost'], 4),
-            fmt(values['bayes']['label_cost'], 4),
-            fmt(values['cs']['label_cost'], 4),
-            fmt(values['plain']['decision_cost'], 2),
-            fmt(values['bayes']['decision_cost'], 2),
-            fmt(values['cs']['decision_cost'], 2),
-            reduction(values['bayes']['decision_cost'],
-                      values['cs']['decision_cost']),
+            fmt(plain_v['cost_pos_x1e3']), fmt(cs_v['cost_pos_x1e3']),
+            reduction(plain_v['cost_pos_x1e3'], cs_v['cost_pos_x1e3']),
+            fmt(plain_v['cost_x1e3']), fmt(cs_v['cost_x1e3']),
+            reduction(plain_v['cost_x1e3'], cs_v['cost_x1e3']),
+            fmt(plain_v['label_cost'], 4), fmt(bayes_v['label_cost'], 4),
+            fmt(cs_v['label_cost'], 4),
+            fmt(plain_v['decision_cost'], 2),
+            fmt(bayes_v['decision_cost'], 2), fmt(cs_v['decision_cost'], 2),
+            reduction(bayes_v['decision_cost'], cs_v['decision_cost']),
         ])
-    header = ('setting', 'plain cost ×1e-3', 'CS cost ×1e-3',
-              'CS reduction', 'plain label cost', 'plain+Bayes label cost',
-              'CS label cost', 'plain decision cost',
-              'plain+Bayes decision cost', 'CS decision cost',
-              'CS vs plain+Bayes (decision)')
+    header = ('setting', 'plain cost_pos ×1e-3', 'CS cost_pos ×1e-3',
+              'CS reduction (cost_pos)', 'plain cost_det ×1e-3',
+              'CS cost_det ×1e-3', 'CS reduction (cost_det)',
+              'plain label cost', 'plain+Bayes label cost', 'CS label cost',
+              'plain decision cost', 'plain+Bayes decision cost',
+              'CS decision cost', 'CS vs plain+Bayes (decision)')
     return markdown_table(header, body)
+
+
+def seed_reduction_table(plan: Plan, rows: Sequence[dict]) -> str:
+    """Per setting and seed: the CS model's cost reduction against the plain
+    model of the same seed, for both Eq. 16 readings (mean ± std last)."""
+    body = []
+    for key, label in setting_order(plan):
+        cs_rows = [r for r in rows_for(rows, setting=key)
+                   if r['cost_sensitive'] and r['status'] == 'done']
+        if not cs_rows:
+            continue
+        plain = _plain_rows(plan, rows, key, cs_rows[0]['detector'], 'model')
+        plain_by_seed = {r['seed']: r for r in plain if r['status'] == 'done'}
+        per_metric = {}
+        for column in ('cost_pos_x1e3', 'cost_x1e3'):
+            per_metric[column] = [
+                100.0 * (1 - r[column] / plain_by_seed[r['seed']][column])
+                for r in sorted(cs_rows, key=lambda r: r['seed'])
+                if r['seed'] in plain_by_seed and r.get(column)
+                and plain_by_seed[r['seed']].get(column)]
+        seeds = sorted(r['seed'] for r in cs_rows if r['seed'] in plain_by_seed)
+        body.append([label, ' '.join(str(s) for s in seeds)] + [
+            ' / '.join(f'{v:.1f}%' for v in per_metric[c]) + '  (' +
+            fmt(mean_std(per_metric[c])[0], 1, mean_std(per_metric[c])[1])
+            + '%)'
+            for c in ('cost_pos_x1e3', 'cost_x1e3')])
+    return markdown_table(('setting', 'seeds', 'cost_pos reduction per seed',
+                           'cost_det reduction per seed'), body)
 
 
 def positive_count_table(plan: Plan, rows: Sequence[dict]) -> str:
@@ -315,8 +351,8 @@ def positive_count_table(plan: Plan, rows: Sequence[dict]) -> str:
             if selected:
                 picks = len({r['setting'] for r in selected})
                 body.append([model, str(count), str(picks)] +
-                            metric_cells(selected)[:6])
-    header = ('model', 'positives', 'picks') + METRIC_HEADER[:6]
+                            metric_cells(selected)[:7])
+    header = ('model', 'positives', 'picks') + METRIC_HEADER[:7]
     table = markdown_table(header, body)
     reductions = []
     for count in counts:
@@ -327,14 +363,14 @@ def positive_count_table(plan: Plan, rows: Sequence[dict]) -> str:
                                   cost_sensitive=True)]
         reductions.append([
             str(count),
-            fmt(aggregate(plain, 'cost_x1e3')[0]),
-            fmt(aggregate(cs, 'cost_x1e3')[0]),
-            reduction(aggregate(plain, 'cost_x1e3')[0],
-                      aggregate(cs, 'cost_x1e3')[0])
+            fmt(aggregate(plain, 'cost_pos_x1e3')[0]),
+            fmt(aggregate(cs, 'cost_pos_x1e3')[0]),
+            reduction(aggregate(plain, 'cost_pos_x1e3')[0],
+                      aggregate(cs, 'cost_pos_x1e3')[0])
         ])
     return table + '\n\n' + markdown_table(
-        ('positives', 'plain cost ×1e-3', 'CS cost ×1e-3', 'CS reduction'),
-        reductions)
+        ('positives', 'plain cost_pos ×1e-3', 'CS cost_pos ×1e-3',
+         'CS reduction'), reductions)
 
 
 def paper_table(experiment: str) -> str:
@@ -381,9 +417,12 @@ EXPERIMENT_TITLES = {
 
 NOTES = """Columns: mAP@0.5 = `coco/bbox_mAP_50` (the paper's mAP);
 F1 = `f1/best_f1` (macro F1 at the best score threshold, as YOLOv5 reports
-it); cost = paper Eq. 16 (`cost/cost`, full class-probability vectors of the
-detections matched to ground truth, class-agnostic IoU >= 0.5), shown x1e3;
-label cost = Eq. 16 with the hard (one-hot) labels (`cost/label_cost`);
+it); cost_pos = paper Eq. 16 as the paper defines it (`cost_pos/cost`, over
+the positive samples of the class loss on the test images), shown x1e3;
+cost_det = Eq. 16 over the detections matched to ground truth
+(`cost_det/cost`, class-agnostic IoU >= 0.5), shown x1e3; all costs use
+the evaluation's matrix normalisation (`--eval-normalize`, default 'sum');
+label cost = Eq. 16 with the hard (one-hot) labels (`cost_det/label_cost`);
 decision cost = `decision/total_cost` (misclassifications, misses and false
 alarms at score >= 0.25, background priced as a negative class). Values are
 means over seeds (± sample std when n > 1). "+ Bayes relabel" = the plain
@@ -402,7 +441,9 @@ def tables_markdown(plan: Plan, rows: Sequence[dict]) -> str:
         + (f'; failed runs: {", ".join(failed)}' if failed else '') + '.', '',
         '## Results', '', main_table(plan, rows), '',
         '## Cost: cost-sensitive training vs plain and post-hoc Bayes', '',
-        reduction_table(plan, rows), ''
+        reduction_table(plan, rows), '',
+        '## Cost reduction per seed (CS vs the plain model of that seed)', '',
+        seed_reduction_table(plan, rows), ''
     ]
     if plan.experiment == 'positive-classes':
         parts += ['## Per number of positive classes (mean over picks)', '',

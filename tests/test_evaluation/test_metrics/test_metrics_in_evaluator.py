@@ -94,9 +94,9 @@ def test_all_metrics_in_one_evaluator(tmp_path):
 
     assert metrics['coco/bbox_mAP_50'] == pytest.approx(0.5)
     assert metrics['bayes_coco/bbox_mAP_50'] == pytest.approx(1.0)
-    assert metrics['cost/cost'] == pytest.approx(1.4)
-    assert metrics['cost/cost_x1e3'] == pytest.approx(1400.0)
-    assert metrics['cost/F'] == 2
+    assert metrics['cost_det/cost'] == pytest.approx(1.4)
+    assert metrics['cost_det/cost_x1e3'] == pytest.approx(1400.0)
+    assert metrics['cost_det/F'] == 2
     # plain: class a F1 1, class c F1 0 -> 0.5; Bayes labels: 1.0
     assert metrics['f1/f1'] == pytest.approx(0.5)
     assert metrics['bayes_f1/f1'] == pytest.approx(1.0)
@@ -122,7 +122,7 @@ def test_output_goes_next_to_the_run_log_by_default(tmp_path):
     evaluator.process(data_samples=batch(), data_batch={})
     metrics = evaluator.evaluate(2)
     saved = json.loads((log_dir / 'cost_metric.json').read_text())
-    assert saved['metrics']['cost'] == pytest.approx(metrics['cost/cost'])
+    assert saved['metrics']['cost'] == pytest.approx(metrics['cost_det/cost'])
 
 
 def test_wrapper_needs_cls_probs():
