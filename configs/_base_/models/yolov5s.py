@@ -40,7 +40,8 @@ model = dict(
     deepen_factor=deepen_factor,
     widen_factor=widen_factor,
     data_preprocessor=dict(
-        type='DetDataPreprocessor',
+        # DetDataPreprocessor's output, equal-sized batches converted at once
+        type='StackedDetDataPreprocessor',
         mean=[0., 0., 0.],
         std=[255., 255., 255.],
         bgr_to_rgb=True,
