@@ -31,8 +31,9 @@ class CachedMultiImageMixDataset(MultiImageMixDataset):
             dataset is initialised, before dataloader workers fork, so they
             share it. The log states the memory needed before and after.
             Cached images are read-only; every use gets its own copy of the
-            annotations. Samples the inner pipeline drops (None) stay
-            uncached.
+            box, label and flag arrays and of the top level of lists and
+            dicts (e.g. ``instances``; their items are shared). Samples the
+            inner pipeline drops (None) stay uncached.
         Others: those of ``mmdet.datasets.MultiImageMixDataset``.
 
     Raises:
@@ -89,7 +90,7 @@ class CachedMultiImageMixDataset(MultiImageMixDataset):
                 results[key] = value.clone() if not isinstance(
                     value, np.ndarray) else value.copy()
             elif isinstance(value, (list, dict)):
-                results[key] = copy.deepcopy(value)
+                results[key] = copy.copy(value)
             else:
                 results[key] = value
         return results
