@@ -88,3 +88,25 @@ def test_write_yolo_labels_names_a_missing_image(tool, tmp_path):
     ann.write_text(json.dumps(coco))
     with pytest.raises(FileNotFoundError, match='gone.jpg'):
         tool.write_yolo_labels(ann, tmp_path, tmp_path / 'yolo')
+
+
+def test_format_table_takes_other_column_names(tool):
+    table = tool.format_table([('step', 101.0, 100.0, 1.01)],
+                              columns=('CS ms', 'plain ms', 'CS/plain'))
+    assert table.splitlines()[0].split() == ['what', 'CS', 'ms', 'plain',
+                                             'ms', 'CS/plain']
+
+
+def test_endless_restarts_the_loader_and_time_batches_converts_each(tool):
+    batches = tool.endless([1, 2, 3])
+    assert [next(batches) for _ in range(7)] == [1, 2, 3, 1, 2, 3, 1]
+    seen = []
+    seconds = tool.time_batches(tool.endless(['a', 'b']), seen.append, 3)
+    assert seen == ['a', 'b', 'a'] and seconds >= 0
+
+
+def test_reference_input_is_float_in_zero_one(tool):
+    images = torch.tensor([[[[0, 255], [51, 102]]]], dtype=torch.uint8)
+    out = tool.ref_to_input((images, None, None, None))
+    assert out.dtype == torch.float32
+    assert out.flatten().tolist() == pytest.approx([0.0, 1.0, 0.2, 0.4])

@@ -2,12 +2,14 @@
 
     python tools/analysis/benchmark_vs_ultralytics.py \
         [--config configs/yolov5_neu_quick.py] [--threads 1] [--repeats 7] \
-        [--data-batches 0]
+        [--data-batches N [--cache]] [--iterations N] \
+        [--cs-config configs/cs_yolov5_neu_quick.py]
 
 Run from the repository root. Both tools run in this one process with the
 same number of intra-op threads; each measured call of one tool is followed
 by the same call of the other (the order flips every repeat), after untimed
-warm-up rounds, and the median of the repeats is printed.
+warm-up rounds, and the median of the repeats is printed. Other load on the
+machine slows both alike, so the ratios hold where absolute times do not.
 
 Measured:
 
@@ -18,16 +20,25 @@ Measured:
   loss: ``ComputeLoss`` with hyp.scratch-low values scaled as its train.py
   does; csdet loss: the config's model (``load_resolved``).
 * inference at batch 1 and ``--batch-size``: forward + decoding + NMS at the
-  val settings (conf 0.001, IoU 0.6, multi-label, 300 per image); the
-  reference once as trained (Conv+BN separate, as its in-training val) and
-  once with its ``fuse()`` (as its standalone val.py / detect.py).
+  val settings (conf 0.001, IoU 0.6, multi-label, 300 per image); both with
+  Conv+BN fused (csdet's ``fuse_for_inference`` as tools/test.py runs it,
+  the reference's ``fuse()`` as its val.py / detect.py), and both unfused
+  (as in-training validation).
 * ``--data-batches N`` (> 0): N batches of each tool's training dataloader
   on the config's train split (csdet's ``train_dataloader``; the
   reference's ``create_dataloader`` with the same hyp, Mosaic on, on YOLO
-  labels written to a temporary folder from the COCO json): seconds per
-  batch over N batches, the two loaders alternating; ``--workers 0``
+  labels written to a temporary folder from the COCO json), each turned
+  into the model's input tensor (csdet's data preprocessor; the
+  reference's ``float() / 255``): seconds per batch. ``--workers 0``
   (default) loads in this process, so that neither loader prefetches while
-  the other is timed.
+  the other is timed. ``--cache``: csdet's ``cache_images`` and the
+  reference's ``cache='ram'``.
+* ``--iterations N`` (> 0): N training iterations with data per repeat
+  (next batch, model input, forward + loss + backward + zero_grad; no
+  optimizer step or EMA): seconds per iteration.
+* ``--cs-config``: that config's model-only training step against
+  ``--config``'s (same weights and batch), the cost-sensitive loss's
+  overhead; ratio = median of the per-repeat ratios.
 
 Weights: random, with the head's output biases spread so that at conf
 0.001 about 5,000 of the 13,608 (prior, class) pairs of a 192 px image are
@@ -82,6 +93,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='dataloader workers, both tools (0: in this '
                         'process; with workers, a loader keeps decoding '
                         'ahead while the other is timed)')
+    parser.add_argument('--cache', action='store_true',
+                        help='data rows with both RAM caches (csdet '
+                        'cache_images=True, reference cache=ram)')
+    parser.add_argument('--iterations', type=int, default=0,
+                        help='> 0: also time training iterations with '
+                        'data (loader + forward/loss/backward), this many '
+                        'per repeat (0: skip)')
+    parser.add_argument('--cs-config',
+                        help='also time this cost-sensitive config\'s '
+                        'model-only training step against --config\'s '
+                        '(e.g. configs/cs_yolov5_neu_quick.py)')
     parser.add_argument('--reference', type=Path, default=DEFAULT_REFERENCE,
                         help='folder holding the yolov5 package')
     return parser.parse_args(argv)
@@ -98,11 +120,13 @@ def summarise(what: str, csdet_s: Sequence[float],
     return what, ours, theirs, ours / theirs
 
 
-def format_table(rows: Sequence[Tuple[str, float, float, float]]) -> str:
+def format_table(rows: Sequence[Tuple[str, float, float, float]],
+                 columns: Sequence[str] = ('csdet ms', 'reference ms',
+                                           'csdet/ref')) -> str:
     """Fixed-width table of :func:`summarise` rows."""
     width = max([len('what')] + [len(row[0]) for row in rows])
-    lines = [f'{"what":<{width}}  {"csdet ms":>10}  {"reference ms":>12}  '
-             f'{"csdet/ref":>9}']
+    lines = [f'{"what":<{width}}  {columns[0]:>10}  {columns[1]:>12}  '
+             f'{columns[2]:>9}']
     for what, ours, theirs, ratio in rows:
         lines.append(f'{what:<{width}}  {ours:>10.1f}  {theirs:>12.1f}  '
                      f'{ratio:>9.2f}')
@@ -237,8 +261,10 @@ def bench_inference(ref, ours, reference, args) -> list:
     ours.bbox_head.test_cfg = dict(
         score_thr=conf, nms=dict(type='nms', iou_threshold=iou),
         max_per_img=max_det, multi_label=multi_label, nms_pre=30000)
+    # as tools/test.py / DefectDetector and val.py / detect.py run them
+    ours_fused = copy.deepcopy(ours).fuse_for_inference()
     with contextlib.redirect_stdout(None):
-        fused = copy.deepcopy(ref).fuse().eval()
+        ref_fused = copy.deepcopy(ref).fuse().eval()
     nms = reference.general.non_max_suppression
     rows = []
     for n in sorted({1, args.batch_size}):
@@ -246,9 +272,9 @@ def bench_inference(ref, ours, reference, args) -> list:
                             generator=torch.Generator().manual_seed(3))
         samples = samples_for(torch.zeros(0, 6), n, args.img_size)
 
-        def run_ours(images=images, samples=samples):
+        def run_ours(model, images=images, samples=samples):
             with torch.no_grad():
-                return ours.predict(images, samples, rescale=False)
+                return model.predict(images, samples, rescale=False)
 
         def run_ref(model, images=images):
             with torch.no_grad():
@@ -257,19 +283,21 @@ def bench_inference(ref, ours, reference, args) -> list:
 
         counter = _TimeLimitCounter()
         logging.getLogger('yolov5').addHandler(counter)
-        times = alternate(dict(csdet=run_ours,
-                               reference=lambda: run_ref(ref),
-                               fused=lambda: run_ref(fused)),
+        times = alternate(dict(csdet=lambda: run_ours(ours_fused),
+                               reference=lambda: run_ref(ref_fused),
+                               csdet_unfused=lambda: run_ours(ours),
+                               reference_unfused=lambda: run_ref(ref)),
                           args.repeats, args.warmup)
         logging.getLogger('yolov5').removeHandler(counter)
         if counter.count:
             print(f'note: the reference NMS hit its time limit '
                   f'{counter.count} times at batch {n}: its times are '
                   'too short')
-        rows.append(summarise(f'inference + NMS, batch {n}',
+        rows.append(summarise(f'inference + NMS, batch {n}, Conv+BN fused',
                               times['csdet'], times['reference']))
-        rows.append(summarise(f'inference + NMS, batch {n}, ref fused',
-                              times['csdet'], times['fused']))
+        rows.append(summarise(f'inference + NMS, batch {n}, unfused',
+                              times['csdet_unfused'],
+                              times['reference_unfused']))
     return rows
 
 
@@ -301,17 +329,27 @@ def write_yolo_labels(ann_file: Path, img_dir: Path, out: Path) -> Path:
     return out / 'images'
 
 
-def time_batches(loader, count: int) -> float:
-    """Seconds to draw ``count`` batches (first batch included)."""
+def time_batches(batches, to_input, count: int) -> float:
+    """Seconds to draw ``count`` batches from the endless iterator
+    ``batches`` and turn each into the model's input tensor."""
     start = time.perf_counter()
-    for index, _ in enumerate(loader):
-        if index + 1 >= count:
-            break
+    for _ in range(count):
+        to_input(next(batches))
     return time.perf_counter() - start
 
 
-def bench_data(cfg, reference, args) -> list:
+def endless(loader):
+    """Batches of ``loader``, epoch after epoch."""
+    while True:
+        yield from loader
+
+
+def build_loaders(cfg, reference, args, folder: Path):
+    """(csdet loader, reference loader) on the config's train split, batch
+    ``--batch-size``, ``--workers`` each, RAM caches with ``--cache``."""
     import importlib
+
+    import yaml
     from mmengine.runner import Runner
 
     from csdet.utils.config import innermost_dataset
@@ -319,6 +357,8 @@ def bench_data(cfg, reference, args) -> list:
     loader_cfg.num_workers = args.workers
     loader_cfg.persistent_workers = args.workers > 0
     loader_cfg.batch_size = args.batch_size
+    if args.cache:
+        loader_cfg.dataset.cache_images = True
     inner = innermost_dataset(loader_cfg)
     data_root = Path(inner['data_root'])
     ann_file = data_root / inner['ann_file']
@@ -328,28 +368,126 @@ def bench_data(cfg, reference, args) -> list:
                          'repository root, with data/NEU-DET converted)')
     dataloaders = importlib.import_module('yolov5.utils.dataloaders')
     hyp_file = reference.root / 'data' / 'hyps' / 'hyp.scratch-low.yaml'
-    import yaml
     hyp = yaml.safe_load(hyp_file.read_text())
-    rows = []
+    images = write_yolo_labels(ann_file, img_dir, folder / 'yolo')
+    with contextlib.redirect_stdout(None):
+        ours = Runner.build_dataloader(loader_cfg, seed=0)
+        theirs, _ = dataloaders.create_dataloader(
+            str(images), args.img_size, args.batch_size, 32, hyp=hyp,
+            augment=True, workers=args.workers, shuffle=True, prefix='',
+            cache='ram' if args.cache else False)
+    return ours, theirs
+
+
+def ours_to_input(model):
+    """csdet batch -> input tensor: the detector's data preprocessor
+    (stack, BGR -> RGB, / 255), as mmengine's train step runs it."""
+    return lambda batch: model.data_preprocessor(batch, True)['inputs']
+
+
+def ref_to_input(batch):
+    """Reference batch -> input tensor, as its train.py: float / 255."""
+    return batch[0].float() / 255
+
+
+def bench_data(cfg, reference, ours_model, args) -> list:
     with tempfile.TemporaryDirectory() as tmp:
-        images = write_yolo_labels(ann_file, img_dir, Path(tmp) / 'yolo')
-        with contextlib.redirect_stdout(None):
-            ours = Runner.build_dataloader(loader_cfg, seed=0)
-            theirs, _ = dataloaders.create_dataloader(
-                str(images), args.img_size, args.batch_size, 32,
-                hyp=hyp, augment=True, workers=args.workers, shuffle=True,
-                prefix='')
-        count = args.data_batches
-        times = {'csdet': [], 'reference': []}
-        for repeat in range(args.repeats):
-            order = (('csdet', ours), ('reference', theirs))
-            for name, loader in (order if repeat % 2 == 0 else order[::-1]):
-                times[name].append(time_batches(loader, count) / count)
-        rows.append(summarise(
-            f'train dataloader, per batch of {args.batch_size} '
-            f'({args.workers} workers)', times['csdet'], times['reference']))
-        del ours, theirs  # stop any workers before the folder goes
-    return rows
+        # the loaders (and any workers) end with the call, before the folder
+        return _bench_data(cfg, reference, ours_model, args, Path(tmp))
+
+
+def _bench_data(cfg, reference, ours_model, args, folder: Path) -> list:
+    ours, theirs = build_loaders(cfg, reference, args, folder)
+    count = args.data_batches
+    batches = dict(csdet=endless(ours), reference=endless(theirs))
+    to_input = dict(csdet=ours_to_input(ours_model), reference=ref_to_input)
+    times = alternate(
+        {name: (lambda name=name: time_batches(
+            batches[name], to_input[name], count) / count)
+         for name in batches}, args.repeats, warmup=1)
+    cache = ', RAM cache' if args.cache else ''
+    return [summarise(
+        f'train batch to model input, per batch of {args.batch_size} '
+        f'({args.workers} workers{cache})', times['csdet'],
+        times['reference'])]
+
+
+def bench_iterations(cfg, reference, ref, ours, args) -> list:
+    with tempfile.TemporaryDirectory() as tmp:
+        return _bench_iterations(cfg, reference, ref, ours, args, Path(tmp))
+
+
+def _bench_iterations(cfg, reference, ref, ours, args, folder: Path) -> list:
+    """Training iterations with data: next batch -> model input ->
+    forward + loss + backward + zero_grad (no optimizer step, no EMA)."""
+    compute_loss = reference.loss.ComputeLoss(ref)
+    ref.train()
+    ours.train()
+    ours_loader, theirs_loader = build_loaders(cfg, reference, args, folder)
+    ours_batches, theirs_batches = endless(ours_loader), endless(
+        theirs_loader)
+
+    def step_ours():
+        data = ours.data_preprocessor(next(ours_batches), True)
+        losses = ours.loss(data['inputs'], data['data_samples'])
+        sum(losses.values()).backward()
+        ours.zero_grad(set_to_none=True)
+
+    def step_ref():
+        imgs, targets, _, _ = next(theirs_batches)
+        loss, _ = compute_loss(ref(imgs.float() / 255), targets)
+        loss.sum().backward()
+        ref.zero_grad(set_to_none=True)
+
+    count = args.iterations
+    times = alternate(
+        dict(csdet=lambda: [step_ours() for _ in range(count)],
+             reference=lambda: [step_ref() for _ in range(count)]),
+        args.repeats, warmup=1)
+    return [summarise(
+        f'train iteration with data, batch {args.batch_size} '
+        f'({args.workers} workers), per iteration',
+        [t / count for t in times['csdet']],
+        [t / count for t in times['reference']])]
+
+
+def bench_cs_overhead(ours, args, num_classes) -> list:
+    """Model-only training step of ``--cs-config`` against the plain
+    config's, same weights and batch: the cost-sensitive loss's share.
+    The ratio is the median of the per-repeat ratios (each pair of calls
+    ran back to back)."""
+    from mmdet.registry import MODELS
+
+    from csdet.utils.config import load_resolved
+    cs_model = MODELS.build(load_resolved(args.cs_config).model)
+    missing, unexpected = cs_model.load_state_dict(ours.state_dict(),
+                                                   strict=False)
+    if unexpected or any(not key.startswith('bbox_head.loss_cls')
+                         for key in missing):
+        raise SystemExit(f'error: {args.cs_config} is not {args.config} '
+                         f'plus a class loss (missing {missing}, '
+                         f'unexpected {unexpected})')
+    generator = torch.Generator().manual_seed(2)
+    n, size = args.batch_size, args.img_size
+    images = torch.rand(n, 3, size, size, generator=generator)
+    samples = samples_for(
+        random_boxes(n, args.boxes_per_image, size, num_classes, generator),
+        n, size)
+
+    def step(model):
+        model.train()
+        losses = model.loss(images, samples)
+        sum(losses.values()).backward()
+        model.zero_grad(set_to_none=True)
+
+    times = alternate(dict(plain=lambda: step(ours),
+                           cs=lambda: step(cs_model)),
+                      args.repeats, args.warmup)
+    ratio = statistics.median(
+        cs / plain for cs, plain in zip(times['cs'], times['plain']))
+    return [(f'train step, model only (batch {n})',
+             statistics.median(times['cs']) * 1e3,
+             statistics.median(times['plain']) * 1e3, ratio)]
 
 
 def versions() -> str:
@@ -375,8 +513,14 @@ def main(argv=None) -> int:
     rows = bench_train_step(ref, ours, reference, args, num_classes)
     rows += bench_inference(ref, ours, reference, args)
     if args.data_batches > 0:
-        rows += bench_data(cfg, reference, args)
+        rows += bench_data(cfg, reference, ours, args)
+    if args.iterations > 0:
+        rows += bench_iterations(cfg, reference, ref, ours, args)
     print(format_table(rows))
+    if args.cs_config:
+        print('\nCost-sensitive loss overhead (median of per-repeat ratios):')
+        print(format_table(bench_cs_overhead(ours, args, num_classes),
+                           columns=('CS ms', 'plain ms', 'CS/plain')))
     print(versions())
     print(f'{args.repeats} repeats (median), {args.warmup} warm-up, '
           f'{args.img_size} px, config {args.config}')
