@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 import csdet  # noqa: F401  (registers csdet datasets and transforms)
 from csdet.datasets.check import config_dataset_reports
+from csdet.utils.atomic import atomic_path
 from csdet.utils.runner_setup import UserInputError, load_config
 
 MIN_PANEL_HEIGHT = 384  # small images are enlarged so labels stay legible
@@ -183,10 +184,10 @@ def after_panel(visualizer, item: dict, split: str) -> np.ndarray:
 
 def write_png(image_rgb: np.ndarray, path: str) -> None:
     """Write atomically: a temp file in the same folder, then rename."""
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.tmp.png')
-    if not mmcv.imwrite(np.ascontiguousarray(image_rgb[..., ::-1]), tmp):
-        raise OSError(f'could not write {path}')
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if not mmcv.imwrite(np.ascontiguousarray(image_rgb[..., ::-1]),
+                            str(tmp)):
+            raise OSError(f'could not write {path}')
 
 
 def browse(cfg: Config, config_path: str, split: str, n: int,

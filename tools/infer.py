@@ -27,6 +27,7 @@ from mmengine.config import DictAction
 from tqdm import tqdm
 
 from csdet.apis import DefectDetector, ImageResult, read_image
+from csdet.utils.atomic import atomic_write
 from csdet.utils.runner_setup import UserInputError
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -93,13 +94,6 @@ def draw(image: np.ndarray, result: ImageResult, palette: Sequence) -> np.ndarra
     return canvas
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f'.{path.name}.partial')
-    partial.write_bytes(data)
-    os.replace(partial, path)
-
-
 def encode(image: np.ndarray, suffix: str) -> bytes:
     ok, buffer = cv2.imencode(suffix if suffix in ('.png', '.jpg', '.jpeg',
                                                    '.bmp') else '.png', image)
@@ -152,15 +146,16 @@ def run(args: argparse.Namespace) -> int:
                 result.source = str(path)
                 name = path.relative_to(root) if path.is_relative_to(
                     root) else Path(path.name)
-                write_atomic(out_dir / 'vis' / name,
-                             encode(draw(image, result, palette),
-                                    path.suffix.lower()))
+                with atomic_write(out_dir / 'vis' / name, 'wb') as file:
+                    file.write(
+                        encode(draw(image, result, palette),
+                               path.suffix.lower()))
                 for entry in result.to_coco(image_id=len(results) + 1):
                     entries.append(dict(entry, file_name=str(path)))
                 results.append(result)
             bar.update(len(paths[start:start + args.batch_size]))
-    write_atomic(out_dir / 'predictions.json',
-                 mmengine.dump(entries, file_format='json').encode())
+    with atomic_write(out_dir / 'predictions.json', 'wb') as file:
+        file.write(mmengine.dump(entries, file_format='json').encode())
     from rich.console import Console
     Console().print(summary_table(results, failed, detector.classes))
     print(f'wrote {out_dir / "vis"} and {out_dir / "predictions.json"} '

@@ -28,6 +28,8 @@ from typing import (Any, Callable, Dict, Mapping, NamedTuple, Optional,
 import mmengine
 import numpy as np
 
+from csdet.utils.atomic import atomic_write
+
 PathLike = Union[str, os.PathLike]
 RuleSpec = Union[str, os.PathLike, Mapping[str, Any]]
 
@@ -359,16 +361,9 @@ def write_thresholds_json(payload: Mapping[str, Any],
     file renamed into place; returns the path."""
     path = Path(path)
     class_thresholds(payload, list(payload.get('thresholds', {})), str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try:
-        with open(temporary, 'w') as file:
-            mmengine.dump(payload, file, file_format='json', indent=2)
-            file.write('\n')
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    with atomic_write(path) as file:
+        mmengine.dump(payload, file, file_format='json', indent=2)
+        file.write('\n')
     return path
 
 

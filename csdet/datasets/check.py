@@ -38,6 +38,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from tqdm import tqdm
 
+from csdet.utils.atomic import atomic_dump
 from csdet.utils.runner_setup import UserInputError
 
 # Bump when the rules change, so that older cached results are not reused.
@@ -163,14 +164,10 @@ def _store(entry: dict, ann_file: str, img_dir: str) -> None:
     """Write the cache entry atomically (temp file, then rename)."""
     path = _cache_path(ann_file, img_dir)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f'{path.name}.{os.getpid()}.tmp')
         # Plain types only, so that the file does not depend on classes.
         report = dict(vars(entry['report']), problems=[
             tuple(p) for p in entry['report'].problems])
-        mmengine.dump(dict(entry, report=report), str(tmp),
-                      file_format='pkl')
-        os.replace(tmp, path)
+        atomic_dump(dict(entry, report=report), path, file_format='pkl')
     except OSError as error:  # a read-only cache only costs time
         print_log(f'dataset check not cached ({path}): {error}',
                   logger='current')

@@ -23,6 +23,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 
+from csdet.utils.atomic import atomic_path
 from csdet.version import __version__
 from .onnx_runtime import FORMAT
 
@@ -449,9 +450,7 @@ def export_model(model: torch.nn.Module,
                   if dynamic_shape else 1)
 
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f'.{path.stem}.tmp{os.getpid()}.onnx')
-    try:
+    with atomic_path(path) as temporary:
         with torch.no_grad():
             torch.onnx.export(
                 wrapper, (inputs, ),
@@ -471,10 +470,6 @@ def export_model(model: torch.nn.Module,
                 f'the exported graph differs from PyTorch by up to '
                 f'{error:.3g} on the trace input (tolerance {EXPORT_ATOL:g} '
                 f'+ {EXPORT_RTOL:g} x |value|); {path} not written')
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
     return dict(path=path, metadata=metadata, max_abs_error=error,
                 input_shape=[
                     'batch' if dynamic_batch else 1, 3,

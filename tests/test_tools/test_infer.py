@@ -44,7 +44,7 @@ def test_folder_with_a_corrupt_file(repo_root, quick_checkpoint,
     assert all(len(e['cls_probs']) == 6 and 'decision' in e
                for e in entries)
     assert 'total expected cost' in result.stdout
-    assert not list(out.rglob('*.partial'))
+    assert not list(out.rglob('.*'))  # no temporary file left
 
 
 def test_list_file_and_coco_readable(repo_root, quick_checkpoint,

@@ -21,9 +21,7 @@ requirements/reference.txt; ``bash tools/setup_env.sh`` installs it into
 the file: convert only checkpoints you trust.
 """
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import List, Optional
 
@@ -72,15 +70,10 @@ def _add_reference_path(folder: Optional[Path]) -> None:
 
 
 def _save_atomically(checkpoint: dict, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f'.{dst.name}.', dir=dst.parent)
-    os.close(handle)
-    try:
+    from csdet.utils.atomic import atomic_path
+
+    with atomic_path(dst) as tmp:
         torch.save(checkpoint, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def convert(src: Path, dst: Path, num_classes: Optional[int] = None,

@@ -17,7 +17,6 @@ section 4, "Ground truth and predictions".
 """
 import json
 import math
-import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -29,6 +28,7 @@ from mmengine.structures import BaseDataElement
 from mmdet.structures.bbox import get_box_tensor
 
 from csdet.cost.decision import bayes_min_risk_labels
+from csdet.utils.atomic import atomic_write
 
 CLS_PROBS_HELP = (
     "pred_instances has no 'cls_probs' field. {metric} needs each "
@@ -317,9 +317,8 @@ class CostSensitiveDetMetric(BaseMetric):
         output_dir = self.resolve_output_dir()
         if output_dir is None:
             return None
-        os.makedirs(output_dir, exist_ok=True)
         path = osp.join(output_dir, filename)
-        with open(path, 'w') as file:
+        with atomic_write(path) as file:
             json.dump(jsonable(payload), file, indent=2)
         print_log(f'{type(self).__name__}: wrote {path}', logger='current')
         return path

@@ -9,12 +9,11 @@ is renamed into place. Plots use matplotlib's object API
 display).
 """
 import csv
-import os
-import os.path as osp
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
+from csdet.utils.atomic import atomic_path, atomic_write
 from .matching import greedy_match
 
 #: The threshold grid of the curves: 0.00, 0.01, ..., 1.00.
@@ -118,13 +117,11 @@ def write_curves_csv(path: str, columns: Mapping[str, np.ndarray]) -> str:
         row += [repr(float(columns[name][index])) for name in names[1:]]
         rows.append(row)
 
-    def write(temporary: str) -> None:
-        with open(temporary, 'w', newline='') as file:
-            writer = csv.writer(file)
-            writer.writerow(names)
-            writer.writerows(rows)
-
-    return _atomic(path, write)
+    with atomic_write(path, newline='') as file:
+        writer = csv.writer(file)
+        writer.writerow(names)
+        writer.writerows(rows)
+    return path
 
 
 def read_curves_csv(path: str) -> Dict[str, np.ndarray]:
@@ -138,21 +135,6 @@ def read_curves_csv(path: str) -> Dict[str, np.ndarray]:
     }
 
 
-def _atomic(path: str, write) -> str:
-    """Call ``write(temporary_path)`` then rename it to ``path``."""
-    directory = osp.dirname(path) or '.'
-    os.makedirs(directory, exist_ok=True)
-    temporary = osp.join(directory,
-                         f'.{osp.basename(path)}.tmp{os.getpid()}')
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if osp.exists(temporary):
-            os.remove(temporary)
-    return path
-
-
 def _figure(width: float = 6.4, height: float = 4.8):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -164,9 +146,9 @@ def _figure(width: float = 6.4, height: float = 4.8):
 
 def _save(figure, path: str) -> str:
     figure.tight_layout()
-    return _atomic(path,
-                   lambda temporary: figure.savefig(temporary, dpi=120,
-                                                    format='png'))
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120, format='png')
+    return path
 
 
 def plot_pr_curves(precision: np.ndarray, recall: np.ndarray,

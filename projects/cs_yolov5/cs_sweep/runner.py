@@ -41,6 +41,7 @@ from pathlib import Path
 from queue import Queue
 from typing import Callable, Dict, List, Optional, Sequence
 
+from csdet.utils.atomic import atomic_write
 from csdet.utils.jobs import (JobFailed, ToolCommands, log_tail,
                               trained_checkpoint, training_state)
 
@@ -82,11 +83,8 @@ def read_json(path: Path) -> Optional[dict]:
 
 def write_json(path: Path, payload: dict) -> None:
     """Write atomically, so a kill never leaves half a marker file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
+    with atomic_write(path) as file:
+        file.write(json.dumps(payload, indent=2))
 
 
 def is_complete(sweep_dir: Path, run: Run) -> bool:
