@@ -790,7 +790,8 @@ def test_plots_are_written(config_dir, tmp_path, experiment):
                 variant='bayes' if evaluation.bayes_relabel else 'model',
                 detector=run.detector, cost_sensitive=run.cost_sensitive,
                 seed=0, num_positives=evaluation.setting.num_positives,
-                status='done', cost_x1e3=1.0 + index, label_cost=0.01,
+                status='done', cost_x1e3=1.0 + index,
+                cost_pos_x1e3=2.0 + index, label_cost=0.01,
                 mAP_50=0.7))
         write_scalars(runner.run_dir(tmp_path, run) / 'train',
                       '20240101_000000',

@@ -557,18 +557,18 @@ def plot_costs(plan: Plan, rows: Sequence[dict], path: Path) -> Path:
         for line_role, style in (('plain', '--'), ('cs', '-o')):
             if line_role not in names:
                 continue
-            values = _series(rows, categories, key, 'cost_x1e3',
+            values = _series(rows, categories, key, 'cost_pos_x1e3',
                              (line_role, ))[names[line_role]]
             means = [v[0] if v[0] is not None else math.nan for v in values]
             left.plot(ratios, means, style, label=names[line_role])
         left.set_xlabel('r = lambda_cost / lambda_cls')
-        left.set_ylabel('cost (×1e-3)')
-        left.set_title('Eq. 16 cost vs weight ratio', fontsize=10)
+        left.set_ylabel('cost_pos (×1e-3)')
+        left.set_title('Eq. 16 cost (cost_pos) vs weight ratio', fontsize=10)
         left.legend(fontsize=8)
     else:
-        _bars(left, labels, _series(rows, categories, key, 'cost_x1e3',
+        _bars(left, labels, _series(rows, categories, key, 'cost_pos_x1e3',
                                     ('plain', 'cs')),
-              'cost (×1e-3)', 'Eq. 16 cost')
+              'cost_pos (×1e-3)', 'Eq. 16 cost (cost_pos)')
         left.set_xlabel(xlabel)
     _bars(right, labels, _series(rows, categories, key, 'label_cost',
                                  ROLES),
