@@ -45,7 +45,10 @@ def bbox_ciou_yolov5(pred_xywh: Tensor,
     v = 4 / pi^2 * (atan(w_t / h_t) - atan(w_p / h_p))^2 and
     alpha = v / (v - IoU + 1 + eps) computed WITHOUT gradient and applied at
     every IoU (mmdet's ``ciou_loss`` zeroes alpha where IoU < 0.5 and lets
-    gradient flow through it, so it is not the reference).
+    gradient flow through it, so it is not the reference). torchvision's
+    ``complete_box_iou_loss`` is not used either: it takes xyxy and
+    recomputes w = x2 - x1, off by up to 6e-3 on tiny boxes
+    (tests/test_models/test_dense_heads/test_yolov5_ciou_reference.py).
 
     Args:
         pred_xywh (Tensor): (n, 4) boxes (cx, cy, w, h).
