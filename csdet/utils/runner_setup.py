@@ -29,11 +29,21 @@ def init_weights_quietly(model: torch.nn.Module) -> None:
     (about 1,000 lines for YOLOv5n), which buries a tool's own output."""
     logger = MMLogger.get_current_instance()
     level = logger.level
+    # mmengine writes the init summary straight into FileHandler streams; a
+    # logging.config.dictConfig elsewhere (e.g. importing Ultralytics'
+    # yolov5) closes them, so leave closed ones out for the call.
+    closed = [handler for handler in logger.handlers
+              if isinstance(handler, logging.FileHandler)
+              and handler.stream is None]
+    for handler in closed:
+        logger.removeHandler(handler)
     logger.setLevel(logging.WARNING)
     try:
         model.init_weights()
     finally:
         logger.setLevel(level)
+        for handler in closed:
+            logger.addHandler(handler)
 
 
 def load_config(config_path: str, cfg_options: dict | None = None,

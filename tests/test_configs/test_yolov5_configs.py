@@ -101,7 +101,9 @@ def test_paper_recipe_values():
     assert not cfg.auto_scale_lr.enable
     assert cfg.model.bbox_head.imgsz == 192
     assert [e['type'] for e in cfg.val_evaluator] == [
-        'CocoMetric', 'CostMetric', 'F1Metric', 'DecisionCostMetric']
+        'CocoMetric', 'CostMetric', 'F1Metric', 'DecisionCostMetric',
+        'PositiveCostMetric']
+    assert 'LossPositivesHook' in [h['type'] for h in cfg.custom_hooks]
     train_types = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
     assert train_types == ['YOLOv5Mosaic', 'YOLOv5RandomPerspective',
                            'YOLOv5HSVRandomAug', 'RandomFlip',

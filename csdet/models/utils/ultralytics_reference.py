@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import pickle
 import sys
@@ -79,6 +80,29 @@ def _offline_ultralytics() -> Iterator[None]:
             sys.modules.pop(name, None)
 
 
+def _open_file_handlers() -> list:
+    # logging's own registry of live handlers: the very list dictConfig
+    # closes (MMLogger instances are not in logging's logger dict).
+    handlers = [ref() for ref in logging._handlerList]
+    return [handler for handler in handlers
+            if isinstance(handler, logging.FileHandler)
+            and handler.stream is not None]
+
+
+@contextlib.contextmanager
+def _keep_log_files_open() -> Iterator[None]:
+    """Reopen (append) the log files the reference's import-time
+    ``logging.config.dictConfig`` closes, e.g. a Runner's log."""
+    handlers = _open_file_handlers()
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            if handler.stream is None:
+                handler.setStream(open(handler.baseFilename, 'a',
+                                       encoding=handler.encoding))
+
+
 def import_yolov5_reference() -> types.SimpleNamespace:
     """Import the reference's model, loss and NMS modules, offline.
 
@@ -95,7 +119,8 @@ def import_yolov5_reference() -> types.SimpleNamespace:
     """
     os.environ.setdefault('YOLOv5_AUTOINSTALL', 'false')
     try:
-        with _offline_ultralytics(), warnings.catch_warnings():
+        with _offline_ultralytics(), _keep_log_files_open(), \
+                warnings.catch_warnings():
             # yolov5.utils.general imports the deprecated pkg_resources.
             warnings.filterwarnings('ignore', message='pkg_resources',
                                     category=UserWarning)
