@@ -36,9 +36,10 @@ Measured:
 * ``--iterations N`` (> 0): N training iterations with data per repeat
   (next batch, model input, forward + loss + backward + zero_grad; no
   optimizer step or EMA): seconds per iteration.
-* ``--cs-config``: that config's model-only training step against
-  ``--config``'s (same weights and batch), the cost-sensitive loss's
-  overhead; ratio = median of the per-repeat ratios.
+* ``--cs-config``: the cost-sensitive loss's overhead: that config's
+  model-only training step, and its head loss + backward alone, against
+  ``--config``'s (same weights and batch), with a copy of the plain model
+  as the noise floor; ratio = median of the per-repeat ratios.
 
 Weights: random, with the head's output biases spread so that at conf
 0.001 about 5,000 of the 13,608 (prior, class) pairs of a 192 px image are
@@ -55,7 +56,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -329,13 +329,11 @@ def write_yolo_labels(ann_file: Path, img_dir: Path, out: Path) -> Path:
     return out / 'images'
 
 
-def time_batches(batches, to_input, count: int) -> float:
-    """Seconds to draw ``count`` batches from the endless iterator
-    ``batches`` and turn each into the model's input tensor."""
-    start = time.perf_counter()
+def draw_batches(batches, to_input, count: int) -> None:
+    """Draw ``count`` batches from the endless iterator ``batches`` and turn
+    each into the model's input tensor."""
     for _ in range(count):
         to_input(next(batches))
-    return time.perf_counter() - start
 
 
 def endless(loader):
@@ -402,14 +400,15 @@ def _bench_data(cfg, reference, ours_model, args, folder: Path) -> list:
     batches = dict(csdet=endless(ours), reference=endless(theirs))
     to_input = dict(csdet=ours_to_input(ours_model), reference=ref_to_input)
     times = alternate(
-        {name: (lambda name=name: time_batches(
-            batches[name], to_input[name], count) / count)
+        {name: (lambda name=name: draw_batches(
+            batches[name], to_input[name], count))
          for name in batches}, args.repeats, warmup=1)
     cache = ', RAM cache' if args.cache else ''
     return [summarise(
         f'train batch to model input, per batch of {args.batch_size} '
-        f'({args.workers} workers{cache})', times['csdet'],
-        times['reference'])]
+        f'({args.workers} workers{cache})',
+        [t / count for t in times['csdet']],
+        [t / count for t in times['reference']])]
 
 
 def bench_iterations(cfg, reference, ref, ours, args) -> list:
@@ -451,11 +450,12 @@ def _bench_iterations(cfg, reference, ref, ours, args, folder: Path) -> list:
         [t / count for t in times['reference']])]
 
 
-def bench_cs_overhead(ours, args, num_classes) -> list:
-    """Model-only training step of ``--cs-config`` against the plain
-    config's, same weights and batch: the cost-sensitive loss's share.
-    The ratio is the median of the per-repeat ratios (each pair of calls
-    ran back to back)."""
+def bench_cs_overhead(cfg, ours, args, num_classes) -> list:
+    """``--cs-config`` against ``--config`` (same weights and batch): the
+    model-only training step, and the head's loss + its backward alone (on
+    fixed prediction maps). A second copy of the plain model, timed in the
+    same rounds, gives the noise floor. Ratios: medians of the per-round
+    ratios (each round runs the calls back to back)."""
     from mmdet.registry import MODELS
 
     from csdet.utils.config import load_resolved
@@ -467,12 +467,20 @@ def bench_cs_overhead(ours, args, num_classes) -> list:
         raise SystemExit(f'error: {args.cs_config} is not {args.config} '
                          f'plus a class loss (missing {missing}, '
                          f'unexpected {unexpected})')
+    control = MODELS.build(cfg.model)
+    control.load_state_dict(ours.state_dict(), strict=True)
+    models = dict(plain=ours, cs=cs_model, control=control)
     generator = torch.Generator().manual_seed(2)
     n, size = args.batch_size, args.img_size
     images = torch.rand(n, 3, size, size, generator=generator)
     samples = samples_for(
         random_boxes(n, args.boxes_per_image, size, num_classes, generator),
         n, size)
+    gts = [sample.gt_instances for sample in samples]
+    metas = [sample.metainfo for sample in samples]
+    with torch.no_grad():
+        ours.train()
+        maps = ours.bbox_head(ours.extract_feat(images))[0]
 
     def step(model):
         model.train()
@@ -480,14 +488,26 @@ def bench_cs_overhead(ours, args, num_classes) -> list:
         sum(losses.values()).backward()
         model.zero_grad(set_to_none=True)
 
-    times = alternate(dict(plain=lambda: step(ours),
-                           cs=lambda: step(cs_model)),
-                      args.repeats, args.warmup)
-    ratio = statistics.median(
-        cs / plain for cs, plain in zip(times['cs'], times['plain']))
-    return [(f'train step, model only (batch {n})',
-             statistics.median(times['cs']) * 1e3,
-             statistics.median(times['plain']) * 1e3, ratio)]
+    def head_loss(model):
+        leaves = [level.detach().requires_grad_() for level in maps]
+        losses = model.bbox_head.loss_by_feat(leaves, gts, metas)
+        sum(losses.values()).backward()
+
+    rows = []
+    for what, call in ((f'train step, model only (batch {n})', step),
+                       (f'head loss + backward only (batch {n})',
+                        head_loss)):
+        times = alternate({name: (lambda model=model: call(model))
+                           for name, model in models.items()},
+                          args.repeats, args.warmup)
+        for name, label in (('cs', what),
+                            ('control', '  same, plain copy (noise)')):
+            ratio = statistics.median(
+                other / plain
+                for other, plain in zip(times[name], times['plain']))
+            rows.append((label, statistics.median(times[name]) * 1e3,
+                         statistics.median(times['plain']) * 1e3, ratio))
+    return rows
 
 
 def versions() -> str:
@@ -519,11 +539,16 @@ def main(argv=None) -> int:
     print(format_table(rows))
     if args.cs_config:
         print('\nCost-sensitive loss overhead (median of per-repeat ratios):')
-        print(format_table(bench_cs_overhead(ours, args, num_classes),
-                           columns=('CS ms', 'plain ms', 'CS/plain')))
+        cs_rows = bench_cs_overhead(cfg, ours, args, num_classes)
+        print(format_table(cs_rows, columns=('CS ms', 'plain ms',
+                                             'CS/plain')))
+        extra = cs_rows[2][1] - cs_rows[2][2]
+        print(f'CS loss: {extra:+.2f} ms per step in the head loss = '
+              f'{100 * extra / cs_rows[0][2]:+.2f}% of the plain step')
     print(versions())
     print(f'{args.repeats} repeats (median), {args.warmup} warm-up, '
-          f'{args.img_size} px, config {args.config}')
+          f'{args.img_size} px, config {args.config} (channels_last='
+          f'{getattr(ours, "channels_last", False)})')
     return 0
 
 

@@ -27,26 +27,22 @@ def _apply_scale(component: dict, name: str, key: str, value: Optional[float],
 class YOLOv5(SingleStageDetector):
     """YOLOv5 (Ultralytics v7.0) = backbone -> neck -> head.
 
-    mmdet's ``SingleStageDetector`` flow, unchanged (same arguments:
-    ``backbone``, ``neck``, ``bbox_head``, ``train_cfg``, ``test_cfg``,
-    ``data_preprocessor``, ``init_cfg``; ``train_cfg`` / ``test_cfg`` are
-    handed to the head, see :class:`csdet.models.dense_heads.YOLOv5Head`).
-    The usual components are ``YOLOv5CSPDarknet``, ``YOLOv5PAFPN`` and
-    ``YOLOv5Head``.
+    mmdet's ``SingleStageDetector`` (same arguments; ``train_cfg`` /
+    ``test_cfg`` go to :class:`csdet.models.dense_heads.YOLOv5Head`), usually
+    with ``YOLOv5CSPDarknet``, ``YOLOv5PAFPN`` and ``YOLOv5Head``.
 
     Extra args:
         deepen_factor (float, optional): depth multiple d, copied into
             ``backbone`` and ``neck`` (n/s 0.33, m 0.67, l 1.0, x 1.33).
         widen_factor (float, optional): width multiple w, copied into
             ``backbone``, ``neck`` and ``bbox_head`` (n 0.25, s 0.5, m 0.75,
-            l 1.0, x 1.25).
-        Setting them here makes a model size a one-line config override
-        (``model = dict(deepen_factor=0.67, widen_factor=0.75)``); a
-        component that sets a different value itself is an error.
-        test_cfg['fuse_conv_bn'] (bool, default True): inference entry
-            points (tools/test.py via ``FuseConvBNHook``, ``DefectDetector``)
-            run :meth:`fuse_for_inference` on the loaded model; kept out of
-            the head's ``test_cfg``.
+            l 1.0, x 1.25). A component setting another value is an error.
+        channels_last (bool): :meth:`loss` runs on a channels-last copy of
+            the batch (faster CPU convolutions; same losses up to float
+            rounding; weights and inference unchanged).
+        test_cfg['fuse_conv_bn'] (bool, default True, not passed to the
+            head): tools/test.py (``FuseConvBNHook``) and ``DefectDetector``
+            run :meth:`fuse_for_inference` on the loaded model.
 
     Shapes: inputs (N, 3, H, W), H and W multiples of 32, RGB in [0, 1] after
     the data preprocessor; ``predict`` returns DetDataSamples whose
@@ -60,6 +56,7 @@ class YOLOv5(SingleStageDetector):
                  bbox_head: dict,
                  deepen_factor: Optional[float] = None,
                  widen_factor: Optional[float] = None,
+                 channels_last: bool = False,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -88,8 +85,16 @@ class YOLOv5(SingleStageDetector):
             init_cfg=init_cfg)
         self.deepen_factor = deepen_factor
         self.widen_factor = widen_factor
+        self.channels_last = channels_last
         self.fuse_conv_bn = fuse
         self.is_fused = False
+
+    def loss(self, batch_inputs: torch.Tensor,
+             batch_data_samples: list) -> dict:
+        if self.channels_last:
+            batch_inputs = batch_inputs.contiguous(
+                memory_format=torch.channels_last)
+        return super().loss(batch_inputs, batch_data_samples)
 
     def fuse_for_inference(self) -> 'YOLOv5':
         """Fold every BatchNorm into the conv before it (mmcv's
