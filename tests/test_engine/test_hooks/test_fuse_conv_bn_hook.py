@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmdet.registry import MODELS
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from csdet.engine.hooks import FuseConvBNHook
+from yolov5n_config import yolov5n_model_cfg
 
 
 @pytest.fixture(autouse=True)
@@ -18,11 +18,7 @@ def mmdet_scope():
 
 
 def yolov5n(repo_root, **test_cfg):
-    cfg = Config.fromfile(
-        str(repo_root / 'configs' / '_base_' / 'models' / 'yolov5n.py'))
-    cfg.model.bbox_head.num_classes = 6
-    cfg.model.test_cfg.update(test_cfg)
-    return MODELS.build(cfg.model)
+    return MODELS.build(yolov5n_model_cfg(**test_cfg))
 
 
 def has_bn(model):

@@ -4,11 +4,11 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import csdet  # noqa: F401  (registers the modules)
+from yolov5n_config import yolov5n_model_cfg
 
 SIZE = 128
 
@@ -19,15 +19,12 @@ def mmdet_scope():
 
 
 def pair(repo_root, **test_cfg):
-    cfg = Config.fromfile(
-        str(repo_root / 'configs' / '_base_' / 'models' / 'yolov5n.py'))
-    cfg.model.bbox_head.num_classes = 6
-    cfg.model.test_cfg.update(test_cfg)
-    cfg.model.channels_last = False
+    model_cfg = yolov5n_model_cfg(**test_cfg)
+    model_cfg.channels_last = False
     torch.manual_seed(0)
-    plain = MODELS.build(cfg.model)
-    cfg.model.channels_last = True
-    fast = MODELS.build(cfg.model)
+    plain = MODELS.build(model_cfg)
+    model_cfg.channels_last = True
+    fast = MODELS.build(model_cfg)
     fast.load_state_dict(plain.state_dict())
     return plain, fast
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import csdet  # noqa: F401  (registers the modules)
+from yolov5n_config import yolov5n_model_cfg
 
 SIZE = 128
 
@@ -21,12 +21,8 @@ def mmdet_scope():
 
 
 def build_model(repo_root, **test_cfg):
-    cfg = Config.fromfile(
-        str(repo_root / 'configs' / '_base_' / 'models' / 'yolov5n.py'))
-    cfg.model.bbox_head.num_classes = 6
-    cfg.model.test_cfg.update(test_cfg)
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(yolov5n_model_cfg(**test_cfg))
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():  # trained-looking BN statistics and affine terms
         for module in model.modules():
