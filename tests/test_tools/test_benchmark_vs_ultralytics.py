@@ -110,3 +110,53 @@ def test_reference_input_is_float_in_zero_one(tool):
     out = tool.ref_to_input((images, None, None, None))
     assert out.dtype == torch.float32
     assert out.flatten().tolist() == pytest.approx([0.0, 1.0, 0.2, 0.4])
+
+
+def test_epochs_are_zero_or_at_least_two(tool, capsys):
+    assert tool.parse_args(['--epochs', '3']).epochs == 3
+    for bad in (['--epochs', '1'], ['--epochs-only']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(bad)
+    assert '--epochs' in capsys.readouterr().err
+
+
+def test_skipped_reference_validation_returns_what_train_reads(tool):
+    import types
+    train = types.SimpleNamespace(validate=None)
+    tool.skip_reference_validation(train)
+    results, maps, map50s, _ = train.validate.run(dict(nc=6), batch_size=8)
+    assert len(results) == 7 and maps.shape == map50s.shape == (6, )
+
+
+def test_both_training_loops_run_offline_and_report_epoch_times(
+        repo_root, synthetic_set, tmp_path):
+    """The whole --epochs path: each tool trains 2 epochs of 2 iterations
+    on a synthetic train split in its own spawned process, no network."""
+    import os
+    import subprocess
+    import sys
+    reference = repo_root / '.venv' / 'reference'
+    if not (reference / 'yolov5').is_dir():
+        pytest.skip(f'YOLOv5 reference not installed in {reference}')
+    log = tmp_path / 'runs.log'
+    command = [
+        sys.executable, 'tools/analysis/benchmark_vs_ultralytics.py',
+        '--epochs', '2', '--epochs-only', '--train-runs', '1',
+        '--batch-size', '3', '--epoch-workers', '0', '--img-size', '96',
+        '--log', str(log), '--cfg-options',
+        f'data_root={synthetic_set["root"]}/', 'img_size=96']
+    env = dict(os.environ, YOLOV5_CONFIG_DIR=str(tmp_path / 'settings'),
+               OMP_NUM_THREADS='1')
+    done = subprocess.run(command, cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:] + log.read_text()[-3000:]
+    runs = [line.split() for line in done.stdout.splitlines()
+            if line.startswith('  run 0 ')]
+    assert sorted(run[2] for run in runs) == ['csdet:', 'reference:']
+    for run in runs:  # '  run 0 csdet: epochs 1.2 0.9 s'
+        seconds = [float(value) for value in run[4:-1]]
+        assert len(seconds) == 2 and all(value > 0 for value in seconds)
+    row = next(line for line in done.stdout.splitlines()
+               if line.startswith('training epoch, real loops'))
+    assert '(batch 3, 0 workers)' in row
+    assert 'Epoch(train) [2][2/2]' in log.read_text()  # csdet's own log

@@ -56,10 +56,12 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import torch
+from mmengine.config import DictAction
 
 from csdet.utils.benchmark import alternate
 
@@ -78,6 +80,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='csdet vs Ultralytics YOLOv5 v7.0, side by side')
     parser.add_argument('--config', default='configs/yolov5_neu_quick.py')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override fields of --config and --cs-config, '
+                        'e.g. data_root=data/MyParts/ (both tools then '
+                        'read that train split)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch intra-op threads, both tools')
     parser.add_argument('--repeats', type=int, default=7,
@@ -100,13 +106,33 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='> 0: also time training iterations with '
                         'data (loader + forward/loss/backward), this many '
                         'per repeat (0: skip)')
+    parser.add_argument('--epochs', type=int, default=0,
+                        help='>= 2: also train with each tool\'s own '
+                        'training loop (tools/train.py\'s Runner; the '
+                        'reference\'s train()) for this many epochs per '
+                        'run and time every epoch after the first (0: skip)')
+    parser.add_argument('--epoch-workers', type=int, default=2,
+                        help='dataloader workers of the --epochs runs, both '
+                        'tools (2: both tools\' default on 2 cores)')
+    parser.add_argument('--train-runs', type=int, default=3,
+                        help='training runs per tool for --epochs')
+    parser.add_argument('--log', default='work_dirs/benchmark_epochs.log',
+                        help='where the --epochs training runs print')
+    parser.add_argument('--epochs-only', action='store_true',
+                        help='with --epochs: skip the model-only rows')
     parser.add_argument('--cs-config',
                         help='also time this cost-sensitive config\'s '
                         'model-only training step against --config\'s '
                         '(e.g. configs/cs_yolov5_neu_quick.py)')
     parser.add_argument('--reference', type=Path, default=DEFAULT_REFERENCE,
                         help='folder holding the yolov5 package')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.epochs == 1 or args.epochs < 0:
+        parser.error('--epochs must be 0 (skip) or >= 2: each run\'s first '
+                     'epoch is not timed')
+    if args.epochs_only and not args.epochs:
+        parser.error('--epochs-only needs --epochs')
+    return args
 
 
 # ---------------------------------------------------------------- helpers
@@ -450,6 +476,214 @@ def _bench_iterations(cfg, reference, ref, ours, args, folder: Path) -> list:
         [t / count for t in times['reference']])]
 
 
+# ------------------------------------------------- whole training loops
+class EpochsDone(Exception):
+    """Raised at the end of the last timed epoch: the run stops there."""
+
+
+def epoch_settings(args) -> dict:
+    """What a training-loop child needs (plain values: spawn pickles it)."""
+    return dict(config=args.config, cfg_options=args.cfg_options,
+                epochs=args.epochs, workers=args.epoch_workers,
+                batch_size=args.batch_size, cache=args.cache, threads=args.threads,
+                reference=str(args.reference))
+
+
+def run_csdet_epochs(settings: dict, folder: Path) -> List[float]:
+    """Seconds per epoch of tools/train.py's Runner on the config (its
+    hooks, EMA, optimizer wrapper, loader with ``workers``); no validation,
+    anchors left as configured (AutoAnchor off, as in the reference run)."""
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    import csdet  # noqa: F401
+    from csdet.utils.runner_setup import load_config
+    epochs = settings['epochs']
+    cfg = load_config(settings['config'], settings['cfg_options'],
+                      str(folder / 'csdet'))
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs + 1
+    loader = cfg.train_dataloader
+    loader.num_workers = settings['workers']
+    loader.persistent_workers = settings['workers'] > 0
+    loader.batch_size = settings['batch_size']
+    loader.dataset.cache_images = settings['cache']
+    for hook in cfg.get('custom_hooks') or []:
+        if hook['type'] == 'YOLOv5AutoAnchorHook':
+            hook['enabled'] = False
+    seconds: List[float] = []
+
+    class EpochClock(Hook):
+        def before_train_epoch(self, runner) -> None:
+            self.start = time.perf_counter()
+
+        def after_train_epoch(self, runner) -> None:
+            seconds.append(time.perf_counter() - self.start)
+            if len(seconds) == epochs:
+                raise EpochsDone
+
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(EpochClock(), priority='HIGHEST')
+    with contextlib.suppress(EpochsDone):
+        runner.train()
+    return seconds
+
+
+def reference_train_module(reference_folder: Path):
+    """The reference's train.py module, offline: its Roboflow client
+    (roboflow.com datasets only) gets a stand-in module and its Hugging Face
+    weight lookup (hub model names only) answers 'not there'; neither
+    package is installed."""
+    import importlib
+    import types
+    import_reference(reference_folder)
+    stand_in = types.ModuleType('yolov5.utils.roboflow')
+    stand_in.RoboflowConnector = None
+    sys.modules.setdefault('yolov5.utils.roboflow', stand_in)
+    train = importlib.import_module('yolov5.train')
+    train.attempt_download_from_hub = lambda *args, **kwargs: None
+    return train
+
+
+def skip_reference_validation(train) -> None:
+    """Replace the per-epoch validation of the reference's ``train()``
+    (after the timed part of an epoch) by a no-op result: 7.0.14's own
+    fails here (``np.trapz`` is gone in NumPy 2; ``--noval`` leaves
+    ``map50s`` unset)."""
+    import types
+
+    import numpy as np
+
+    def no_validation(data, **kwargs):
+        classes = int(data['nc'])
+        return (0.0, ) * 7, np.zeros(classes), np.zeros(classes), None
+
+    train.validate = types.SimpleNamespace(run=no_validation)
+
+
+def run_reference_epochs(settings: dict, folder: Path) -> List[float]:
+    """Seconds per epoch of the reference's ``train()`` (its loop, loader
+    with ``workers``, EMA, warm-up, accumulation) on the same split and
+    recipe: yolov5n, hyp.scratch-low, cosine lr, no AutoAnchor, no plots,
+    no validation; it stops at the end of the last timed epoch."""
+    import yaml
+
+    from csdet.utils.config import innermost_dataset, load_resolved
+    train = reference_train_module(Path(settings['reference']))
+    skip_reference_validation(train)
+    general = sys.modules['yolov5.utils.general']
+    # check_dataset() fetches a plotting font unless the file exists; no
+    # plot is drawn (noplots), so an empty stand-in keeps it offline
+    (general.CONFIG_DIR / 'Arial.ttf').touch()
+    cfg = load_resolved(settings['config'], settings['cfg_options'])
+    inner = innermost_dataset(cfg.train_dataloader)
+    data_root = Path(inner['data_root'])
+    images = write_yolo_labels(data_root / inner['ann_file'],
+                               data_root / inner['data_prefix']['img'],
+                               folder / 'yolo')
+    categories = json.loads((data_root / inner['ann_file']).read_text())[
+        'categories']
+    classes = [cat['name'] for cat in sorted(categories,
+                                             key=lambda cat: cat['id'])]
+    data = folder / 'data.yaml'
+    data.write_text(yaml.safe_dump(dict(
+        train=str(images), val=str(images), nc=len(classes), names=classes)))
+    argv, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        opt = train.parse_opt(known=True)
+    finally:
+        sys.argv = argv
+    root = sys.modules['yolov5'].__path__[0]
+    opt.__dict__.update(
+        data=str(data), cfg=f'{root}/models/yolov5n.yaml', weights='',
+        hyp=f'{root}/data/hyps/hyp.scratch-low.yaml',
+        epochs=settings['epochs'], batch_size=settings['batch_size'],
+        imgsz=int(cfg.img_size), workers=settings['workers'],
+        cache='ram' if settings['cache'] else None, noplots=True,
+        noautoanchor=True, cos_lr=True, seed=0,
+        save_dir=str(folder / 'reference'))
+    seconds: List[float] = []
+    start = []
+    callbacks = sys.modules['yolov5.utils.callbacks'].Callbacks()
+
+    def epoch_end(epoch):
+        seconds.append(time.perf_counter() - start[-1])
+        if len(seconds) == settings['epochs']:
+            raise EpochsDone
+
+    callbacks.register_action(
+        'on_train_epoch_start',
+        callback=lambda: start.append(time.perf_counter()))
+    callbacks.register_action('on_train_epoch_end', callback=epoch_end)
+    device = sys.modules['yolov5.utils.torch_utils'].select_device('cpu')
+    with contextlib.suppress(EpochsDone):
+        train.train(opt.hyp, opt, device, callbacks)
+    return seconds
+
+
+EPOCH_RUNNERS = dict(csdet=run_csdet_epochs, reference=run_reference_epochs)
+
+
+def epoch_child(tool: str, settings: dict, result: str, log: str) -> None:
+    """A spawned process: one training run of ``tool``; the epoch times go
+    to ``result`` (JSON), everything the run prints to ``log``."""
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    torch.set_num_threads(settings['threads'])
+    # this process was spawned; the tools' own pools and loaders fork, as
+    # they do when started from a shell (spawned workers would re-import
+    # the reference without its offline stand-ins)
+    import multiprocessing
+    multiprocessing.set_start_method('fork', force=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = EPOCH_RUNNERS[tool](settings, Path(tmp))
+    Path(result).write_text(json.dumps(seconds))
+
+
+def train_run(tool: str, settings: dict, folder: Path, index: int,
+              log: Path) -> List[float]:
+    """One training run of ``tool`` in a fresh process (no global state,
+    e.g. the reference's deterministic-algorithms switch, reaches the
+    other tool); its epoch times."""
+    import multiprocessing
+    result = folder / f'{tool}_{index}.json'
+    process = multiprocessing.get_context('spawn').Process(
+        target=epoch_child, args=(tool, settings, str(result), str(log)))
+    process.start()
+    process.join()
+    if process.exitcode != 0 or not result.is_file():
+        raise SystemExit(f'error: the {tool} training run failed (exit '
+                         f'{process.exitcode}); its output: {log}')
+    return json.loads(result.read_text())
+
+
+def bench_epochs(args) -> list:
+    """``--train-runs`` runs per tool, alternating (csdet first, then the
+    order flips), each training ``--epochs`` epochs; every epoch but each
+    run's first (worker start-up; the reference's loader starts its workers
+    before the loop) is timed: median seconds per epoch."""
+    settings = epoch_settings(args)
+    log = Path(args.log).resolve()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text('')
+    times: Dict[str, List[float]] = dict(csdet=[], reference=[])
+    order = ['csdet', 'reference']
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(args.train_runs):
+            for tool in (order if run % 2 == 0 else order[::-1]):
+                seconds = train_run(tool, settings, Path(tmp), run, log)
+                print(f'  run {run} {tool}: epochs '
+                      + ' '.join(f'{s:.1f}' for s in seconds) + ' s',
+                      flush=True)
+                times[tool] += seconds[1:]
+    cache = ', RAM cache' if args.cache else ''
+    return [summarise(
+        f'training epoch, real loops (batch {args.batch_size}, '
+        f'{args.epoch_workers} workers{cache}), per epoch',
+        times['csdet'], times['reference'])]
+
+
 def bench_cs_overhead(cfg, ours, args, num_classes) -> list:
     """``--cs-config`` against ``--config`` (same weights and batch): the
     model-only training step, and the head's loss + its backward alone (on
@@ -459,7 +693,8 @@ def bench_cs_overhead(cfg, ours, args, num_classes) -> list:
     from mmdet.registry import MODELS
 
     from csdet.utils.config import load_resolved
-    cs_model = MODELS.build(load_resolved(args.cs_config).model)
+    cs_model = MODELS.build(
+        load_resolved(args.cs_config, args.cfg_options).model)
     missing, unexpected = cs_model.load_state_dict(ours.state_dict(),
                                                    strict=False)
     if unexpected or any(not key.startswith('bbox_head.loss_cls')
@@ -527,11 +762,15 @@ def main(argv=None) -> int:
     reference = import_reference(args.reference)
     import csdet  # noqa: F401  (registers the csdet modules)
     from csdet.utils.config import load_resolved
-    cfg = load_resolved(args.config)
+    cfg = load_resolved(args.config, args.cfg_options)
     num_classes = int(cfg.model.bbox_head.num_classes)
     ref, ours = build_pair(reference, cfg, num_classes, args.img_size)
-    rows = bench_train_step(ref, ours, reference, args, num_classes)
-    rows += bench_inference(ref, ours, reference, args)
+    rows = []
+    if args.epochs:
+        rows += bench_epochs(args)
+    if not args.epochs_only:
+        rows += bench_train_step(ref, ours, reference, args, num_classes)
+        rows += bench_inference(ref, ours, reference, args)
     if args.data_batches > 0:
         rows += bench_data(cfg, reference, ours, args)
     if args.iterations > 0:
