@@ -359,6 +359,25 @@ def add_loss_positives_hook(cfg: Config) -> None:
         cfg.custom_hooks = hooks + [dict(type='LossPositivesHook')]
 
 
+def check_collate(cfg: Config) -> None:
+    """``compact_collate`` batches carry NumPy boxes that only
+    ``StackedDetDataPreprocessor`` turns back into tensors: refuse another
+    preprocessor with the fix, instead of a failure inside the loss."""
+    from csdet.models.detectors import StackedDetDataPreprocessor
+    preprocessor = (cfg.get('model') or {}).get('data_preprocessor')
+    for split, loader in _loaders(cfg).items():
+        if type_name(loader.get('collate_fn') or {}) != 'compact_collate':
+            continue
+        if preprocessor is None or not _is_subclass(
+                'MODELS', preprocessor, StackedDetDataPreprocessor):
+            raise ConfigSettingError(
+                f'{split}_dataloader.collate_fn is compact_collate, which '
+                'needs model.data_preprocessor type '
+                "'StackedDetDataPreprocessor' (it is "
+                f'{type_name(preprocessor or {})!r}); set that type or '
+                "collate_fn=dict(type='pseudo_collate')")
+
+
 def resolve_config(cfg: Config) -> Config:
     """Apply the top-level settings (module docstring); idempotent."""
     apply_data_settings(cfg)
@@ -366,6 +385,7 @@ def resolve_config(cfg: Config) -> Config:
     apply_img_size(cfg)
     apply_cost(cfg)
     add_loss_positives_hook(cfg)
+    check_collate(cfg)
     return cfg
 
 

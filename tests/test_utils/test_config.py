@@ -225,3 +225,16 @@ def test_positive_cost_metric_brings_its_hook_once(repo_root):
                         if h['type'] != 'LossPositivesHook']
     resolve_config(cfg)
     assert 'LossPositivesHook' not in [h['type'] for h in cfg.custom_hooks]
+
+
+# ------------------------------------------------------------- collate --
+def test_compact_collate_needs_the_stacked_data_preprocessor():
+    cfg = load('yolov5_neu_quick.py')
+    assert cfg.train_dataloader.collate_fn == dict(type='compact_collate')
+    cfg.model.data_preprocessor.type = 'DetDataPreprocessor'
+    with pytest.raises(ConfigSettingError,
+                       match="train_dataloader.collate_fn is compact_collate"
+                       ".*'DetDataPreprocessor'.*pseudo_collate"):
+        resolve_config(cfg)
+    cfg.train_dataloader.collate_fn = dict(type='pseudo_collate')
+    resolve_config(cfg)  # the plain pair is fine

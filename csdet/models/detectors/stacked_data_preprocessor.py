@@ -9,22 +9,29 @@ from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.registry import MODELS
 from mmengine.model import ImgDataPreprocessor
 
+from csdet.datasets.collate import tensors_from_arrays
+
 
 class _StackedImgDataPreprocessor(ImgDataPreprocessor):
-    """The image part: equal-sized images are written into one preallocated
-    float batch (channel flip and dtype conversion in the copy), then
-    normalised in place; anything else goes to mmengine unchanged."""
+    """The image part: equal-sized images (a list, or compact_collate's
+    stacked tensor) are written into one preallocated float batch (channel
+    flip and dtype conversion in the copy), then normalised in place;
+    anything else goes to mmengine unchanged. NumPy instance fields from
+    ``compact_collate`` become tensors first."""
 
-    def _stackable(self, inputs: Sequence) -> bool:
-        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+    def _stackable(self, inputs: Sequence | torch.Tensor) -> bool:
+        if isinstance(inputs, torch.Tensor):  # compact_collate's batch
+            if inputs.dim() != 4:
+                return False
+        elif not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
             return False
-        if not all(isinstance(image, torch.Tensor) for image in inputs):
+        elif not all(isinstance(image, torch.Tensor) for image in inputs):
             return False
-        first = inputs[0]
-        if first.dim() != 3 or len({(image.shape, image.dtype, image.device)
-                                    for image in inputs}) != 1:
+        elif inputs[0].dim() != 3 or len(
+                {(image.shape, image.dtype, image.device)
+                 for image in inputs}) != 1:
             return False
-        channels, height, width = first.shape
+        channels, height, width = inputs[0].shape
         divisor = self.pad_size_divisor
         if height % divisor or width % divisor:
             return False  # needs padding: mmengine's path
@@ -34,6 +41,7 @@ class _StackedImgDataPreprocessor(ImgDataPreprocessor):
             1, channels)
 
     def forward(self, data: dict, training: bool = False) -> dict:
+        tensors_from_arrays(data.get('data_samples'))
         data = self.cast_data(data)
         inputs = data['inputs']
         if not self._stackable(inputs):
@@ -42,9 +50,13 @@ class _StackedImgDataPreprocessor(ImgDataPreprocessor):
                             dtype=torch.float32, device=inputs[0].device)
         order = (2, 1, 0) if self._channel_conversion else range(
             inputs[0].shape[0])
-        for target, image in zip(batch, inputs):
+        if isinstance(inputs, torch.Tensor):
             for channel, source in enumerate(order):
-                target[channel].copy_(image[source])
+                batch[:, channel].copy_(inputs[:, source])
+        else:
+            for target, image in zip(batch, inputs):
+                for channel, source in enumerate(order):
+                    target[channel].copy_(image[source])
         if self._enable_normalize:
             batch.sub_(self.mean).div_(self.std)
         data['inputs'] = batch
@@ -58,8 +70,9 @@ class StackedDetDataPreprocessor(DetDataPreprocessor,
     """``DetDataPreprocessor`` whose image conversion writes a list of
     equal-sized images (e.g. the uint8 batch of a fixed-size training
     pipeline) directly into one float batch: no per-image temporaries and no
-    stacking copy. Inputs, ``batch_input_shape`` and ``pad_shape`` equal
-    ``DetDataPreprocessor``'s bit for bit; images of different sizes, or
+    stacking copy. Also takes ``compact_collate``'s batch (one stacked
+    tensor, NumPy instance fields). Inputs, ``batch_input_shape`` and
+    ``pad_shape`` equal ``DetDataPreprocessor``'s bit for bit; images of different sizes, or
     sizes that need padding, take its own path. Arguments: those of
     ``DetDataPreprocessor``.
     """
