@@ -1,11 +1,15 @@
 """YOLOv5 detector: mmdet's single-stage pipeline, registered by name."""
 import copy
-from typing import Optional
+import weakref
+from typing import Callable, Optional, Union
 
 import torch
 from mmcv.cnn import fuse_conv_bn
 from mmdet.models.detectors.single_stage import SingleStageDetector
 from mmdet.registry import MODELS
+
+#: YOLOv5 model -> its compiled backbone + neck (compile_features)
+_COMPILED_FEATURES: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
 
 
 def _apply_scale(component: dict, name: str, key: str, value: Optional[float],
@@ -40,6 +44,13 @@ class YOLOv5(SingleStageDetector):
         channels_last (bool): :meth:`loss` runs on a channels-last copy of
             the batch (faster CPU convolutions; same losses up to float
             rounding; weights and inference unchanged).
+        compile_features (bool | dict): in training mode the backbone +
+            neck run through ``torch.compile`` (a dict: its keyword
+            arguments; default ``dynamic=False``, one graph per batch
+            shape), compiled at the first training call; losses equal up to
+            float rounding; eval, weights and state dicts unchanged.
+            (mmengine's ``cfg.compile`` would compile the whole train step,
+            whose loss changes shape with every batch's box count.)
         test_cfg['fuse_conv_bn'] (bool, default True, not passed to the
             head): tools/test.py (``FuseConvBNHook``) and ``DefectDetector``
             run :meth:`fuse_for_inference` on the loaded model.
@@ -57,6 +68,7 @@ class YOLOv5(SingleStageDetector):
                  deepen_factor: Optional[float] = None,
                  widen_factor: Optional[float] = None,
                  channels_last: bool = False,
+                 compile_features: Union[bool, dict] = False,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -86,6 +98,7 @@ class YOLOv5(SingleStageDetector):
         self.deepen_factor = deepen_factor
         self.widen_factor = widen_factor
         self.channels_last = channels_last
+        self.compile_features = compile_features
         self.fuse_conv_bn = fuse
         self.is_fused = False
 
@@ -95,6 +108,25 @@ class YOLOv5(SingleStageDetector):
             batch_inputs = batch_inputs.contiguous(
                 memory_format=torch.channels_last)
         return super().loss(batch_inputs, batch_data_samples)
+
+    def extract_feat(self, batch_inputs: torch.Tensor) -> tuple:
+        if self.compile_features and self.training:
+            return self._compiled_extract_feat()(self, batch_inputs)
+        return super().extract_feat(batch_inputs)
+
+    def _compiled_extract_feat(self) -> Callable:
+        # kept outside the module (deep copies for the EMA and pickles never
+        # see a compiled function; a copy compiles its own when it trains),
+        # unbound (the entry does not keep the model alive)
+        compiled = _COMPILED_FEATURES.get(self)
+        if compiled is None:
+            options = dict(dynamic=False)
+            if isinstance(self.compile_features, dict):
+                options.update(self.compile_features)
+            compiled = torch.compile(SingleStageDetector.extract_feat,
+                                     **options)
+            _COMPILED_FEATURES[self] = compiled
+        return compiled
 
     def fuse_for_inference(self) -> 'YOLOv5':
         """Fold every BatchNorm into the conv before it (mmcv's
