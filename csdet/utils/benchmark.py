@@ -26,6 +26,8 @@ from mmengine.structures import InstanceData
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
 
+from csdet.models.utils import inference_copy
+
 BOXES_PER_IMAGE = 3
 
 
@@ -183,6 +185,8 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
         train: time training steps (SGD, lr 1e-4; they run first, as in
             tools/benchmark.py, and update the weights and BN statistics).
         batch_inference: time inference on the whole batch too.
+        Inference runs on :func:`~csdet.models.utils.inference_copy` of the
+        model (Conv+BN fused where the config asks, as tools/test.py).
         images: inference inputs, e.g. ``load_test_images(cfg, 16)`` for
             trained weights; by default the synthetic batch.
 
@@ -203,6 +207,7 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
         timings['train_step'] = summarize(
             time_calls(train_step_fn(model, batch, optimizer), iters, warmup,
                        device))
+    model = inference_copy(model)  # fused, as tools/test.py runs it
     timings['infer_one'] = summarize(
         time_calls(predict_one_fn(model, images), iters, warmup, device))
     if batch_inference:

@@ -2,12 +2,13 @@
 convs."""
 from __future__ import annotations
 
-import copy
 from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmdet.registry import HOOKS
+
+from csdet.models.utils import inference_copy
 
 
 @HOOKS.register_module()
@@ -30,10 +31,11 @@ class FuseConvBNHook(Hook):
     def before_test_epoch(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        if not getattr(model, 'fuse_conv_bn', False):
+        fused = inference_copy(model)
+        if fused is model:
             return
         self._original = runner.model
-        runner.model = copy.deepcopy(model).fuse_for_inference()
+        runner.model = fused
         runner.logger.info(
             'FuseConvBNHook: testing with BatchNorm folded into the convs '
             '(model.test_cfg.fuse_conv_bn=False turns this off)')

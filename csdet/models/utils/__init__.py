@@ -1,4 +1,6 @@
-"""Model helpers that are not registry components (weight conversion)."""
+"""Model helpers that are not registry components (weight conversion,
+the inference copy)."""
+from .inference_copy import inference_copy  # noqa: F401
 from .ultralytics_reference import (ReferenceNotInstalledError,  # noqa: F401
                                     import_yolov5_reference,
                                     load_ultralytics_model)
