@@ -2,14 +2,16 @@
 
     python tools/analysis/benchmark_vs_ultralytics.py \
         [--config configs/yolov5_neu_quick.py] [--threads 1] [--repeats 7] \
+        [--epochs 3 --train-runs 5 [--epoch-workers 2]] [--compile] \
         [--data-batches N [--cache]] [--iterations N] \
-        [--cs-config configs/cs_yolov5_neu_quick.py]
+        [--cs-config configs/cs_yolov5_neu_quick.py] [--cfg-options ...]
 
 Run from the repository root. Both tools run in this one process with the
 same number of intra-op threads; each measured call of one tool is followed
 by the same call of the other (the order flips every repeat), after untimed
 warm-up rounds, and the median of the repeats is printed. Other load on the
 machine slows both alike, so the ratios hold where absolute times do not.
+``--epochs`` is the exception: whole training runs in their own processes.
 
 Measured:
 
@@ -24,6 +26,16 @@ Measured:
   Conv+BN fused (csdet's ``fuse_for_inference`` as tools/test.py runs it,
   the reference's ``fuse()`` as its val.py / detect.py), and both unfused
   (as in-training validation).
+* ``--epochs N`` (>= 2): training epochs through each tool's own loop,
+  data and workers included: csdet's tools/train.py Runner (hooks, EMA,
+  optimizer wrapper, loader) and the reference's ``train()`` (yolov5n,
+  hyp.scratch-low, cosine lr), same train split, batch, image size and
+  ``--epoch-workers``, AutoAnchor off in both, no validation. Each run is a
+  fresh spawned process (its output goes to ``--log``); ``--train-runs``
+  runs per tool alternate; every epoch but a run's first is timed (worker
+  start-up, compilation). Seconds per epoch, median over the timed epochs.
+* ``--compile``: the model-only training step also with
+  ``model.compile_features=True`` (compiled before timing).
 * ``--data-batches N`` (> 0): N batches of each tool's training dataloader
   on the config's train split (csdet's ``train_dataloader``; the
   reference's ``create_dataloader`` with the same hyp, Mosaic on, on YOLO
@@ -118,6 +130,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='training runs per tool for --epochs')
     parser.add_argument('--log', default='work_dirs/benchmark_epochs.log',
                         help='where the --epochs training runs print')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time the model-only training step with '
+                        'model.compile_features=True (torch.compile; the '
+                        'compilation itself is not timed)')
     parser.add_argument('--epochs-only', action='store_true',
                         help='with --epochs: skip the model-only rows')
     parser.add_argument('--cs-config',
@@ -256,15 +272,32 @@ def bench_train_step(ref, ours, reference, args, num_classes) -> list:
         loss.sum().backward()
         ref.zero_grad(set_to_none=True)
 
-    def step_ours():
-        losses = ours.loss(images, samples)
+    def step(model):
+        losses = model.loss(images, samples)
         sum(losses.values()).backward()
-        ours.zero_grad(set_to_none=True)
+        model.zero_grad(set_to_none=True)
 
-    times = alternate(dict(csdet=step_ours, reference=step_ref),
-                      args.repeats, args.warmup)
-    return [summarise(f'train step, model only (batch {n})',
+    calls = dict(csdet=lambda: step(ours), reference=step_ref)
+    if args.compile:
+        compiled = compiled_copy(ours)
+        calls['compiled'] = lambda: step(compiled)
+        step(compiled)  # compiles (not timed)
+    times = alternate(calls, args.repeats, args.warmup)
+    rows = [summarise(f'train step, model only (batch {n})',
                       times['csdet'], times['reference'])]
+    if args.compile:
+        rows.append(summarise(
+            f'train step, model only (batch {n}), compile_features',
+            times['compiled'], times['reference']))
+    return rows
+
+
+def compiled_copy(model):
+    """``model`` with ``compile_features`` on (same weights)."""
+    import copy
+    compiled = copy.deepcopy(model)
+    compiled.compile_features = True
+    return compiled
 
 
 class _TimeLimitCounter(logging.Handler):
@@ -668,6 +701,7 @@ def bench_epochs(args) -> list:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text('')
     times: Dict[str, List[float]] = dict(csdet=[], reference=[])
+    per_run: Dict[str, List[float]] = dict(csdet=[], reference=[])
     order = ['csdet', 'reference']
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.train_runs):
@@ -677,6 +711,12 @@ def bench_epochs(args) -> list:
                       + ' '.join(f'{s:.1f}' for s in seconds) + ' s',
                       flush=True)
                 times[tool] += seconds[1:]
+                per_run[tool].append(statistics.median(seconds[1:]))
+    ratios = [ours / theirs for ours, theirs in zip(per_run['csdet'],
+                                                   per_run['reference'])]
+    print('  csdet/reference by run: '
+          + ' '.join(f'{ratio:.2f}' for ratio in ratios)
+          + f' (median {statistics.median(ratios):.2f})', flush=True)
     cache = ', RAM cache' if args.cache else ''
     return [summarise(
         f'training epoch, real loops (batch {args.batch_size}, '

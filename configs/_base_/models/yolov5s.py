@@ -42,6 +42,9 @@ model = dict(
     # channels-last training batches: faster CPU convolutions, the same
     # losses up to float rounding (False: bit for bit as before it)
     channels_last=True,
+    # True: training's backbone + neck run through torch.compile (needs a
+    # C++ compiler; compiles at the start of training; docs/yolov5.md)
+    compile_features=False,
     data_preprocessor=dict(
         # DetDataPreprocessor's output, equal-sized batches converted at once
         type='StackedDetDataPreprocessor',
