@@ -3,12 +3,11 @@ memory format, up to float rounding; weights and inference untouched."""
 import pytest
 import torch
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
 
 import csdet  # noqa: F401  (registers the modules)
-from yolov5n_config import yolov5n_model_cfg
+from yolov5n_config import (losses_and_grads, random_samples,
+                            yolov5n_model_cfg)
 
 SIZE = 128
 
@@ -30,18 +29,7 @@ def pair(repo_root, **test_cfg):
 
 
 def samples(count, generator):
-    result = []
-    for _ in range(count):
-        xy = torch.rand(3, 2, generator=generator) * 80
-        wh = 8 + torch.rand(3, 2, generator=generator) * 40
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-            scale_factor=(1.0, 1.0), batch_input_shape=(SIZE, SIZE)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.cat((xy, xy + wh), 1),
-            labels=torch.randint(0, 6, (3, ), generator=generator))
-        result.append(sample)
-    return result
+    return random_samples(count, SIZE, generator)
 
 
 def test_same_losses_and_gradients(repo_root):
@@ -49,14 +37,7 @@ def test_same_losses_and_gradients(repo_root):
     generator = torch.Generator().manual_seed(1)
     images = torch.rand(4, 3, SIZE, SIZE, generator=generator)
     data = samples(4, generator)
-    grads = []
-    losses = []
-    for model in (plain, fast):
-        model.train()
-        loss = model.loss(images, data)
-        sum(loss.values()).backward()
-        losses.append(loss)
-        grads.append({name: p.grad for name, p in model.named_parameters()})
+    losses, grads = losses_and_grads((plain, fast), images, data)
     for key in losses[0]:
         torch.testing.assert_close(losses[1][key], losses[0][key],
                                    rtol=1e-5, atol=1e-6)

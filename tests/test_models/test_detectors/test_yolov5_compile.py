@@ -7,13 +7,12 @@ import shutil
 import pytest
 import torch
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
 
 import csdet  # noqa: F401  (registers the modules)
 from csdet.models.detectors import yolov5 as yolov5_module
-from yolov5n_config import yolov5n_model_cfg
+from yolov5n_config import (losses_and_grads, random_samples,
+                            yolov5n_model_cfg)
 
 SIZE = 64
 
@@ -24,18 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 def batch(count, generator):
     images = torch.rand(count, 3, SIZE, SIZE, generator=generator)
-    samples = []
-    for _ in range(count):
-        xy = torch.rand(2, 2, generator=generator) * 40
-        wh = 6 + torch.rand(2, 2, generator=generator) * 20
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
-            scale_factor=(1.0, 1.0), batch_input_shape=(SIZE, SIZE)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.cat((xy, xy + wh), 1),
-            labels=torch.randint(0, 6, (2, ), generator=generator))
-        samples.append(sample)
-    return images, samples
+    return images, random_samples(count, SIZE, generator, boxes=2)
 
 
 def test_compiled_training_matches_eager_and_stays_out_of_copies():
@@ -48,13 +36,7 @@ def test_compiled_training_matches_eager_and_stays_out_of_copies():
     compiled.load_state_dict(eager.state_dict())
     assert set(compiled.state_dict()) == set(eager.state_dict())
     images, samples = batch(2, torch.Generator().manual_seed(1))
-    losses, grads = [], []
-    for model in (eager, compiled):
-        model.train()
-        loss = model.loss(images, samples)
-        sum(loss.values()).backward()
-        losses.append(loss)
-        grads.append({name: p.grad for name, p in model.named_parameters()})
+    losses, grads = losses_and_grads((eager, compiled), images, samples)
     assert compiled in yolov5_module._COMPILED_FEATURES  # it did compile
     assert eager not in yolov5_module._COMPILED_FEATURES
     for key in losses[0]:
