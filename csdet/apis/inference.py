@@ -224,9 +224,11 @@ class TorchBackend:
         from mmdet.apis import init_detector
         from mmengine.dataset import Compose
         from mmdet.utils import get_test_pipeline_cfg
-        self.model = init_detector(cfg, checkpoint, device=device)
-        if getattr(self.model, 'fuse_conv_bn', False):  # YOLOv5 test_cfg
-            self.model.fuse_for_inference()
+
+        from csdet.models.utils import inference_copy
+        # Conv+BN fused where the config asks (YOLOv5 test_cfg)
+        self.model = inference_copy(
+            init_detector(cfg, checkpoint, device=device))
         pipeline = get_test_pipeline_cfg(cfg.copy())
         pipeline[0] = dict(type='LoadImageFromNDArray')
         self.pipeline = Compose(pipeline)

@@ -185,10 +185,11 @@ def benchmark_model(model: torch.nn.Module, batch_size: int, img_size: int,
         train: time training steps (SGD, lr 1e-4; they run first, as in
             tools/benchmark.py, and update the weights and BN statistics).
         batch_inference: time inference on the whole batch too.
-        Inference runs on :func:`~csdet.models.utils.inference_copy` of the
-        model (Conv+BN fused where the config asks, as tools/test.py).
         images: inference inputs, e.g. ``load_test_images(cfg, 16)`` for
             trained weights; by default the synthetic batch.
+
+    Inference runs on :func:`~csdet.models.utils.inference_copy` of the
+    model (Conv+BN fused where the config asks, as tools/test.py runs it).
 
     Returns:
         Seconds per call: ``'infer_one'`` (one image per call, the

@@ -33,7 +33,8 @@ Measured:
   ``--epoch-workers``, AutoAnchor off in both, no validation. Each run is a
   fresh spawned process (its output goes to ``--log``); ``--train-runs``
   runs per tool alternate; every epoch but a run's first is timed (worker
-  start-up, compilation). Seconds per epoch, median over the timed epochs.
+  start-up, compilation). Seconds per epoch: median and fastest of the
+  timed epochs.
 * ``--compile``: the model-only training step also with
   ``model.compile_features=True`` (compiled before timing), and with
   ``--epochs`` a third tool in the rotation: csdet with that switch.
@@ -745,7 +746,7 @@ def bench_epochs(args) -> list:
         print(f'  {label} / reference by run: '
               + ' '.join(f'{ratio:.2f}' for ratio in ratios)
               + f' (median {statistics.median(ratios):.2f})', flush=True)
-        suffix = '' if label == 'csdet' else f', {label[7:]}'
+        suffix = label[len('csdet'):]  # '' or ', compile_features'
         rows.append(summarise(f'{what}{suffix}, median epoch',
                               times[label], times['reference']))
         rows.append(summarise(f'{what}{suffix}, fastest epoch',

@@ -72,7 +72,7 @@ class StackedDetDataPreprocessor(DetDataPreprocessor,
     pipeline) directly into one float batch: no per-image temporaries and no
     stacking copy. Also takes ``compact_collate``'s batch (one stacked
     tensor, NumPy instance fields). Inputs, ``batch_input_shape`` and
-    ``pad_shape`` equal ``DetDataPreprocessor``'s bit for bit; images of different sizes, or
-    sizes that need padding, take its own path. Arguments: those of
+    ``pad_shape`` equal ``DetDataPreprocessor``'s bit for bit; images of
+    different sizes, or sizes that need padding, take its own path. Arguments: those of
     ``DetDataPreprocessor``.
     """
